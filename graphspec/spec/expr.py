@@ -1,0 +1,267 @@
+"""Safe arithmetic over spec parameters: ``${width * 2}``, ``${max(c // 4, 8)}``.
+
+Expressions are parsed with :mod:`ast` and evaluated by walking a small
+allowlist of node types. There is no ``eval``, no attribute access, no
+subscripts, no lambdas, no comprehensions and no imports, so a hostile spec
+cannot reach Python objects. Values are bounded so that ``${10 ** 10 ** 10}``
+fails fast instead of hanging.
+
+A string that is exactly ``${expr}`` becomes the expression's value (an int
+stays an int); ``${...}`` inside longer text is formatted into the text.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+import re
+from typing import Any, Mapping
+
+MAX_EXPR_CHARS = 500
+MAX_INT = 2**62
+_INTERP = re.compile(r"\$\{([^{}]*)\}")
+
+
+class ExprError(Exception):
+    """An expression problem; ``code`` is a graphspec error code."""
+
+    def __init__(self, code: str, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.hint = hint
+
+
+def _checked(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and abs(value) > MAX_INT:
+        raise ExprError("expr-value", f"integer result {value:.3e} is out of range (|x| <= 2**62)")
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        raise ExprError("expr-value", f"result is {value}")
+    return value
+
+
+def _div(a, b):
+    if b == 0:
+        raise ExprError("expr-zero-division", "division by zero")
+    return a / b
+
+
+def _floordiv(a, b):
+    if b == 0:
+        raise ExprError("expr-zero-division", "integer division by zero")
+    return a // b
+
+
+def _mod(a, b):
+    if b == 0:
+        raise ExprError("expr-zero-division", "modulo by zero")
+    return a % b
+
+
+def _pow(a, b):
+    if isinstance(b, (int, float)) and abs(b) > 64:
+        raise ExprError("expr-value", f"exponent {b} is too large (at most 64)")
+    if isinstance(a, (int, float)) and abs(a) > 2**32 and b > 2:
+        raise ExprError("expr-value", "power result would be too large")
+    if a == 0 and b < 0:
+        raise ExprError("expr-zero-division", "zero raised to a negative power")
+    return a**b
+
+
+_BINOPS = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: _div,
+    ast.FloorDiv: _floordiv,
+    ast.Mod: _mod,
+    ast.Pow: _pow,
+}
+_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_}
+_COMPARE = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+}
+
+
+def _ceil_div(a, b):
+    return -_floordiv(-a, b)
+
+
+FUNCTIONS: dict[str, Any] = {
+    "min": min,
+    "max": max,
+    "abs": abs,
+    "int": int,
+    "float": float,
+    "round": round,
+    "ceil": math.ceil,
+    "floor": math.floor,
+    "ceil_div": _ceil_div,
+}
+
+
+def _strip(node: ast.AST) -> str:
+    return type(node).__name__
+
+
+def evaluate(source: str, scope: Mapping[str, Any]) -> Any:
+    """Evaluate one expression (without the ``${ }``) over ``scope``.
+
+    >>> evaluate("width * 2 + 1", {"width": 8})
+    17
+    >>> evaluate("max(c // 4, 8)", {"c": 64})
+    16
+    >>> evaluate("2 if i == 0 else 1", {"i": 0})
+    2
+    """
+    if len(source) > MAX_EXPR_CHARS:
+        raise ExprError("expr-syntax", f"expression is longer than {MAX_EXPR_CHARS} characters")
+    try:
+        tree = ast.parse(source.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ExprError("expr-syntax", f"cannot parse expression {source!r}: {exc.msg}")
+    return _checked(_Eval(scope).visit(tree.body))
+
+
+class _Eval:
+    def __init__(self, scope: Mapping[str, Any]):
+        self.scope = scope
+
+    def visit(self, node: ast.AST) -> Any:
+        method = getattr(self, "v_" + type(node).__name__, None)
+        if method is None:
+            raise ExprError(
+                "expr-forbidden",
+                f"{_strip(node)} is not allowed in an expression",
+                hint="expressions allow numbers, names, + - * / // % **, comparisons, "
+                "'a if c else b' and min/max/abs/int/float/round/ceil/floor/ceil_div",
+            )
+        return _checked(method(node))
+
+    def v_Constant(self, node: ast.Constant) -> Any:
+        if isinstance(node.value, (int, float, str, bool)) or node.value is None:
+            return node.value
+        raise ExprError("expr-forbidden", f"constant {node.value!r} is not allowed")
+
+    def v_Name(self, node: ast.Name) -> Any:
+        if node.id in self.scope:
+            return self.scope[node.id]
+        if node.id in ("true", "True"):
+            return True
+        if node.id in ("false", "False"):
+            return False
+        from graphspec.errors import did_you_mean
+
+        raise ExprError("expr-name", f"unknown name {node.id!r} in expression", hint=did_you_mean(node.id, self.scope))
+
+    def v_BinOp(self, node: ast.BinOp) -> Any:
+        op = _BINOPS.get(type(node.op))
+        if op is None:
+            raise ExprError("expr-forbidden", f"operator {_strip(node.op)} is not allowed")
+        left, right = self.visit(node.left), self.visit(node.right)
+        self._numbers(left, right)
+        return op(left, right)
+
+    def v_UnaryOp(self, node: ast.UnaryOp) -> Any:
+        op = _UNARY.get(type(node.op))
+        if op is None:
+            raise ExprError("expr-forbidden", f"operator {_strip(node.op)} is not allowed")
+        value = self.visit(node.operand)
+        if not isinstance(node.op, ast.Not):
+            self._numbers(value)
+        return op(value)
+
+    def v_BoolOp(self, node: ast.BoolOp) -> Any:
+        values = [self.visit(v) for v in node.values]
+        return all(values) if isinstance(node.op, ast.And) else any(values)
+
+    def v_Compare(self, node: ast.Compare) -> Any:
+        left = self.visit(node.left)
+        for op, comp in zip(node.ops, node.comparators):
+            fn = _COMPARE.get(type(op))
+            if fn is None:
+                raise ExprError("expr-forbidden", f"comparison {_strip(op)} is not allowed")
+            right = self.visit(comp)
+            try:
+                ok = fn(left, right)
+            except TypeError:
+                raise ExprError("expr-value", f"cannot compare {left!r} with {right!r}")
+            if not ok:
+                return False
+            left = right
+        return True
+
+    def v_IfExp(self, node: ast.IfExp) -> Any:
+        return self.visit(node.body) if self.visit(node.test) else self.visit(node.orelse)
+
+    def v_Call(self, node: ast.Call) -> Any:
+        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+            name = node.func.id if isinstance(node.func, ast.Name) else _strip(node.func)
+            raise ExprError(
+                "expr-forbidden",
+                f"function {name!r} is not allowed",
+                hint="allowed functions: " + ", ".join(sorted(FUNCTIONS)),
+            )
+        if node.keywords:
+            raise ExprError("expr-forbidden", "keyword arguments are not allowed in expressions")
+        args = [self.visit(a) for a in node.args]
+        self._numbers(*args)
+        try:
+            return FUNCTIONS[node.func.id](*args)
+        except ExprError:
+            raise
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ExprError("expr-value", f"{node.func.id}(): {exc}")
+
+    def v_List(self, node: ast.List) -> Any:
+        return [self.visit(e) for e in node.elts]
+
+    v_Tuple = v_List
+
+    @staticmethod
+    def _numbers(*values: Any) -> None:
+        for v in values:
+            if not isinstance(v, (int, float)):
+                raise ExprError("expr-value", f"arithmetic needs numbers, received {v!r}")
+
+
+def has_expr(value: Any) -> bool:
+    return isinstance(value, str) and "${" in value
+
+
+def interpolate(value: str, scope: Mapping[str, Any]) -> Any:
+    """Resolve ``${...}`` in one string.
+
+    >>> interpolate("${a * 2}", {"a": 3})
+    6
+    >>> interpolate("layer${i}", {"i": 2})
+    'layer2'
+    """
+    match = _INTERP.fullmatch(value.strip())
+    if match:
+        return evaluate(match.group(1), scope)
+    if "${" in value and not _INTERP.search(value):
+        raise ExprError("expr-syntax", f"unterminated '${{' in {value!r}")
+
+    def repl(m: re.Match) -> str:
+        return str(evaluate(m.group(1), scope))
+
+    return _INTERP.sub(repl, value)
+
+
+def resolve(value: Any, scope: Mapping[str, Any]) -> Any:
+    """Resolve expressions anywhere inside lists/dicts (not keys)."""
+    if isinstance(value, str):
+        return interpolate(value, scope) if "${" in value else value
+    if isinstance(value, list):
+        return [resolve(v, scope) for v in value]
+    if isinstance(value, dict):
+        return {k: resolve(v, scope) for k, v in value.items()}
+    return value
