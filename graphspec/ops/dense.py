@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Optional
+
+from pydantic import Field, model_validator
 
 from graphspec.ops.registry import Op, register
-from graphspec.ops.types import ShapeError, TensorType, dim_prod, expect_float, fixed
+from graphspec.ops.types import ShapeError, TensorType, dim_prod, expect_float, fixed, same_dim
 
 
 @register
@@ -33,3 +35,76 @@ class Linear(Op):
         import torch.nn as nn
 
         return nn.Linear(x.shape[-1], self.out_features, bias=self.bias)
+
+
+@register
+class MatMul(Op):
+    """Matrix product a @ b with torch.matmul's rules (1-D operands, broadcast batch dims)."""
+
+    category = "dense"
+    inputs = ("a", "b")
+
+    def infer(self, a: TensorType, b: TensorType) -> TensorType:
+        from graphspec.ops.tensor import broadcast
+
+        for t, name in ((a, "a"), (b, "b")):
+            if t.rank < 1:
+                raise ShapeError(f"MatMul input {name} must have at least one dim. Received: shape {t}")
+            expect_float(t, f"MatMul input {name}")
+        if a.dtype != b.dtype:
+            raise ShapeError(f"MatMul inputs must share a dtype. Received: {a.dtype} and {b.dtype}", code="dtype")
+        # a 1-D operand is a row (a) or column (b) vector whose extra dim is dropped afterwards
+        a_shape = (1,) + a.shape if a.rank == 1 else a.shape
+        b_shape = b.shape + (1,) if b.rank == 1 else b.shape
+        if not same_dim(a_shape[-1], b_shape[-2]):
+            raise ShapeError(
+                f"MatMul: the last dim of a must equal the second-to-last dim of b. Received: a {a}, b {b}"
+            )
+        batch = broadcast(a_shape[:-2], b_shape[:-2], "MatMul batch dims")
+        shape = batch + (a_shape[-2],) * (a.rank > 1) + (b_shape[-1],) * (b.rank > 1)
+        return a.with_shape(shape)
+
+    def count_macs(self, a: TensorType, b: TensorType, outputs) -> int:
+        # every output element is a dot product over the shared dim
+        return int(dim_prod(outputs[0].shape)) * int(a.shape[-1])
+
+    def build_torch(self, a: TensorType, b: TensorType):
+        from graphspec.backends.torch_modules import MatMul as TorchMatMul
+
+        return TorchMatMul()
+
+
+@register
+class Embedding(Op):
+    """Lookup table: integer indices [...] -> float32 vectors [..., embedding_dim]."""
+
+    category = "dense"
+    num_embeddings: int = Field(gt=0, le=100_000_000, description="size of the vocabulary (indices 0..num_embeddings-1)")
+    embedding_dim: int = Field(gt=0, le=1_000_000, description="size of each embedding vector")
+    padding_idx: Optional[int] = Field(
+        None, description="index whose vector stays zero and gets no gradient (negative counts from the end)"
+    )
+
+    @model_validator(mode="after")
+    def _check_padding_idx(self) -> "Embedding":
+        n = self.num_embeddings
+        if self.padding_idx is not None and not -n <= self.padding_idx < n:
+            raise ValueError(f"padding_idx must be within [-{n}, {n - 1}]. Received: padding_idx={self.padding_idx}")
+        return self
+
+    def infer(self, x: TensorType) -> TensorType:
+        if x.dtype not in ("int64", "int32"):
+            raise ShapeError(
+                f"Embedding input must hold integer indices (int64 or int32). Received: dtype {x.dtype}",
+                code="dtype",
+                hint="declare the input with dtype: int64",
+            )
+        return TensorType(x.shape + (self.embedding_dim,), "float32")
+
+    def count_params(self, x: TensorType) -> int:
+        return self.num_embeddings * self.embedding_dim
+
+    def build_torch(self, x: TensorType):
+        import torch.nn as nn
+
+        return nn.Embedding(self.num_embeddings, self.embedding_dim, padding_idx=self.padding_idx)

@@ -1,0 +1,5 @@
+import sys
+
+from graphspec.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,525 @@
+"""Spec tree -> :class:`Graph`: expands blocks, ``repeat`` and ``Sequential``,
+resolves expressions and references, validates op parameters.
+
+Names are resolved scope by scope. In each scope (the top level of a graph, or
+one block call) the nodes are ordered by their local references; a cycle among
+them is reported with its path. Every problem found is collected, so one run
+reports them all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+from pydantic import ValidationError
+
+from graphspec.errors import Collector, Location, did_you_mean
+from graphspec.graph.model import Graph, InputSpec
+from graphspec.ops import registry
+from graphspec.ops.registry import RESERVED_KEYS
+from graphspec.ops.types import TensorType
+from graphspec.spec.expr import ExprError, interpolate, resolve
+from graphspec.spec.schema import IDENT, name_problem, normalise_outputs
+from graphspec.spec.yamlload import LocatedTree
+
+MAX_REPEAT = 10_000
+MAX_GRAPH_NODES = 1_000_000
+MAX_BLOCK_DEPTH = 32
+
+Value = dict  # port name -> (node id, port index); first key is the default port
+
+
+class _Skip(Exception):
+    """A node could not be built; its problems are already collected."""
+
+
+@dataclass
+class Source:
+    """Where a piece of the spec lives: a file's tree and a path inside it."""
+
+    tree: LocatedTree
+    path: tuple
+
+    def at(self, *sub) -> "Source":
+        return Source(self.tree, self.path + tuple(sub))
+
+    def loc(self, *sub, key: bool = False) -> Location:
+        return self.tree.loc(self.path + tuple(sub), key=key)
+
+
+@dataclass
+class BlockDef:
+    name: str
+    decl: dict[str, Any]  # raw block mapping (already schema-checked)
+    src: Source
+    table: "BlockTable"  # blocks visible inside this block (its file's)
+
+
+@dataclass
+class BlockTable:
+    blocks: dict[str, BlockDef] = field(default_factory=dict)
+
+    def get(self, name: str) -> BlockDef | None:
+        return self.blocks.get(name)
+
+
+@dataclass
+class Scope:
+    prefix: str  # module path prefix, "" at a graph's top level
+    params: dict[str, Any]
+    table: BlockTable
+    names: dict[str, Value]
+    trail: list  # [(path, block name)] of enclosing calls
+    depth: int = 0
+
+    def path(self, name: str) -> str:
+        return f"{self.prefix}.{name}" if self.prefix else name
+
+
+class GraphBuilder:
+    def __init__(self, collector: Collector, params: dict[str, Any], table: BlockTable):
+        self.out = collector
+        self.params = params
+        self.table = table
+
+    # -- entry point -------------------------------------------------------
+    def build(self, name: str, decl: dict[str, Any], src: Source) -> Graph | None:
+        self.g = nx.DiGraph()
+        self.order: list[str] = []
+        scope = Scope("", dict(self.params), self.table, {}, [])
+        inputs: dict[str, InputSpec] = {}
+        for in_name, in_decl in decl["inputs"].items():
+            isrc = src.at("inputs", in_name)
+            if self._bad_name(in_name, isrc, "input"):
+                continue
+            shape = []
+            for i, d in enumerate(in_decl["shape"]):
+                d = self._resolve(d, scope.params, isrc.at("shape", i), None)
+                if isinstance(d, bool) or not isinstance(d, (int, str)):
+                    self.out.add("bad-type", f"input {in_name!r}: dim {i} must be a number or a symbolic name. Received: {d!r}", location=isrc.loc("shape", i))
+                    d = 1
+                elif isinstance(d, int) and d <= 0:
+                    self.out.add("bad-value", f"input {in_name!r}: dim {i} must be positive. Received: {d}", location=isrc.loc("shape", i))
+                    d = 1
+                elif isinstance(d, str) and not IDENT.fullmatch(d):
+                    self.out.add("bad-value", f"input {in_name!r}: symbolic dim {d!r} must be a name such as 'batch'", location=isrc.loc("shape", i))
+                    d = 1
+                shape.append(d)
+            ttype = TensorType(tuple(shape), in_decl.get("dtype", "float32"))
+            inputs[in_name] = InputSpec(in_name, ttype, isrc.loc())
+            self.g.add_node(in_name, kind="input", op=None, inputs=[], ports=[], module=None, loc=isrc.loc(), scope=[], meta={"types": (ttype,)}, name=in_name)
+            self.order.append(in_name)
+            scope.names[in_name] = {"out": (in_name, 0)}
+        self._scope_nodes(decl["nodes"], src.at("nodes"), scope)
+        outputs: dict[str, tuple[str, int]] = {}
+        output_locs: dict[str, Location] = {}
+        raw_outputs = decl["outputs"]
+        for out_name, ref in normalise_outputs(raw_outputs).items():
+            osrc = src.at("outputs", out_name) if isinstance(raw_outputs, dict) else src.at("outputs")
+            if self._bad_name(out_name, osrc, "output"):
+                continue
+            try:
+                outputs[out_name] = self._ref(ref, scope, osrc, None)
+                output_locs[out_name] = osrc.loc()
+            except _Skip:
+                pass
+        graph = Graph(name, self.g, inputs, outputs, output_locs, self.order)
+        return graph
+
+    # -- helpers -------------------------------------------------------------
+    def _bad_name(self, name: str, src: Source, what: str) -> bool:
+        problem = name_problem(name)
+        if problem:
+            self.out.add("bad-name", f"{what} name {problem}", location=src.loc(key=True), hint="names become Python identifiers and module paths: letters, digits, '_'")
+            return True
+        return False
+
+    def _resolve(self, value: Any, scope_params: dict, src: Source, node: str | None) -> Any:
+        try:
+            return resolve(value, scope_params)
+        except ExprError as exc:
+            self.out.add(exc.code, str(exc), location=src.loc(), node=node, hint=exc.hint)
+            raise _Skip
+
+    def _ref(self, ref: Any, scope: Scope, src: Source, node: str | None) -> tuple[str, int]:
+        if not isinstance(ref, str):
+            self.out.add("bad-type", f"a reference must be a node name, optionally 'node.port'. Received: {ref!r}", location=src.loc(), node=node)
+            raise _Skip
+        ref = self._resolve(ref, scope.params, src, node) if "${" in ref else ref
+        name, _, port = str(ref).partition(".")
+        value = scope.names.get(name)
+        if value is None:
+            raise _Skip  # reported by the dependency check already
+        if not port:
+            return next(iter(value.values()))
+        if port not in value:
+            self.out.add(
+                "unknown-port",
+                f"{name!r} has no output {port!r}. Outputs: {', '.join(value)}",
+                location=src.loc(),
+                node=node,
+                hint=did_you_mean(port, value),
+            )
+            raise _Skip
+        return value[port]
+
+    @staticmethod
+    def _ref_names(raw_in: Any) -> list[str]:
+        if raw_in is None:
+            return []
+        items = raw_in.values() if isinstance(raw_in, dict) else raw_in if isinstance(raw_in, list) else [raw_in]
+        names = []
+        for item in items:
+            if isinstance(item, str) and "${" not in item:
+                names.append(item.partition(".")[0])
+        return names
+
+    # -- one scope -----------------------------------------------------------
+    def _scope_nodes(self, nodes: dict[str, dict], src: Source, scope: Scope) -> None:
+        """Build every node of a scope in dependency order."""
+        if len(nodes) > 200_000:
+            self.out.add("too-large", f"{len(nodes):,} nodes in one scope; the limit is 200,000", location=src.loc())
+            return
+        deps = nx.DiGraph()
+        index = {n: i for i, n in enumerate(nodes)}
+        ok_nodes = []
+        for name, body in nodes.items():
+            nsrc = src.at(name)
+            if self._bad_name(name, nsrc, "node"):
+                continue
+            if name in scope.names:
+                self.out.add("bad-name", f"node {name!r} has the same name as an input", location=nsrc.loc(key=True))
+                continue
+            if not isinstance(body, dict) or "op" not in body:
+                self.out.add("missing-field", f"node {name!r} needs an 'op'", location=nsrc.loc(), node=scope.path(name))
+                continue
+            deps.add_node(name)
+            ok_nodes.append(name)
+            refs = self._ref_names(body.get("in"))
+            if isinstance(body.get("share"), str):
+                refs.append(body["share"])
+            for r in refs:
+                if r in nodes and r in index:
+                    deps.add_edge(r, name)
+                elif r not in scope.names:
+                    where = nsrc.loc("in") if "in" in body else nsrc.loc()
+                    known = list(scope.names) + list(nodes)
+                    self.out.add(
+                        "unknown-ref",
+                        f"node {name!r} refers to {r!r}, which is not an input or a node in this scope",
+                        location=where,
+                        node=scope.path(name),
+                        hint=did_you_mean(r, known),
+                    )
+        for component in list(nx.strongly_connected_components(deps)):
+            first = min(component, key=index.__getitem__)
+            if len(component) == 1 and not deps.has_edge(first, first):
+                continue
+            cycle = nx.find_cycle(deps.subgraph(component), source=first)
+            path = [e[0] for e in cycle] + [cycle[0][0]]
+            self.out.add(
+                "cycle",
+                "the graph has a cycle: " + " -> ".join(path),
+                location=src.loc(first, "in") if "in" in nodes[first] else src.loc(first),
+                node=scope.path(first),
+                hint="a computation graph must be acyclic; feed state back through the training loop instead",
+            )
+            deps.remove_nodes_from(component)
+        for name in nx.lexicographical_topological_sort(deps, key=lambda n: index[n]):
+            try:
+                scope.names[name] = self._node(name, nodes[name], src.at(name), scope)
+            except _Skip:
+                pass
+
+    # -- one node ------------------------------------------------------------
+    def _node(self, name: str, body: dict, src: Source, scope: Scope) -> Value:
+        path = scope.path(name)
+        repeat = body.get("repeat", 1)
+        repeat = self._resolve(repeat, scope.params, src.at("repeat"), path) if "repeat" in body else 1
+        if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= MAX_REPEAT:
+            self.out.add("bad-value", f"repeat must be an integer from 1 to {MAX_REPEAT}. Received: {repeat!r}", location=src.loc("repeat"), node=path)
+            raise _Skip
+        if "share" in body and repeat != 1:
+            self.out.add("share", "a shared node cannot also repeat", location=src.loc("share"), node=path)
+            raise _Skip
+        inputs = self._inputs(body, src, scope, path)
+        if "repeat" not in body:
+            return self._call(body, src, scope, path, inputs, scope.params)
+        # repeat: numbered children path.0, path.1 ... each fed by the previous
+        value: Value = {}
+        for i in range(repeat):
+            value = self._call(body, src, scope, f"{path}.{i}", inputs, {**scope.params, "i": i}, trail=[(path, "repeat")])
+            inputs = [next(iter(value.values()))]
+        return value
+
+    def _inputs(self, body: dict, src: Source, scope: Scope, path: str) -> Any:
+        """Resolve the 'in' field to (node id, port) tuples, keeping its shape."""
+        raw = body.get("in")
+        if raw is None:
+            return []
+        isrc = src.at("in")
+        if isinstance(raw, dict):
+            return {k: self._ref(v, scope, isrc.at(k), path) for k, v in raw.items()}
+        if isinstance(raw, list):
+            return [self._ref(v, scope, isrc.at(i), path) for i, v in enumerate(raw)]
+        return [self._ref(raw, scope, isrc, path)]
+
+    def _call(self, body: dict, src: Source, scope: Scope, path: str, inputs: Any, params: dict, trail: list | None = None) -> Value:
+        op_name = body["op"]
+        if not isinstance(op_name, str):
+            self.out.add("bad-type", f"'op' must be a name. Received: {op_name!r}", location=src.loc("op"), node=path)
+            raise _Skip
+        trail = scope.trail + (trail or [])
+        if op_name == "Sequential":
+            return self._sequential(body, src, scope, path, inputs, params, trail)
+        op_cls = registry.get(op_name)
+        if op_cls is not None:
+            return self._primitive(op_cls, body, src, scope, path, inputs, params, trail)
+        block = scope.table.get(op_name)
+        if block is not None:
+            return self._block(block, body, src, scope, path, inputs, params, trail)
+        choices = registry.names() + list(scope.table.blocks) + ["Sequential"]
+        self.out.add("unknown-op", f"unknown op {op_name!r}", location=src.loc("op"), node=path, hint=did_you_mean(op_name, choices) or "run 'graphspec ops' for the list")
+        raise _Skip
+
+    def _sequential(self, body, src, scope, path, inputs, params, trail) -> Value:
+        layers = body.get("layers")
+        extra = set(body) - {"op", "in", "layers", "repeat", "doc"}
+        for key in sorted(extra):
+            self.out.add("unknown-field", f"Sequential has no field {key!r}; it takes 'in' and 'layers'", location=src.loc(key, key=True), node=path)
+        if not isinstance(layers, list) or not layers:
+            self.out.add("bad-type", "Sequential needs 'layers': a non-empty list of nodes without 'in'", location=src.loc("layers") if "layers" in body else src.loc(), node=path)
+            raise _Skip
+        trail = trail + [(path, "Sequential")]
+        value = None
+        index = 0
+        current = inputs
+        for li, layer in enumerate(layers):
+            lsrc = src.at("layers", li)
+            if not isinstance(layer, dict) or "op" not in layer:
+                self.out.add("missing-field", "each Sequential layer is a mapping with an 'op'", location=lsrc.loc(), node=f"{path}.{index}")
+                raise _Skip
+            if "in" in layer:
+                self.out.add("unknown-field", "Sequential layers take no 'in': each layer feeds the next", location=lsrc.loc("in", key=True), node=f"{path}.{index}")
+                raise _Skip
+            if "share" in layer:
+                self.out.add("share", "'share' is not supported inside Sequential", location=lsrc.loc("share", key=True), node=f"{path}.{index}")
+                raise _Skip
+            repeat = self._resolve(layer.get("repeat", 1), params, lsrc.at("repeat"), path)
+            if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= MAX_REPEAT:
+                self.out.add("bad-value", f"repeat must be an integer from 1 to {MAX_REPEAT}. Received: {repeat!r}", location=lsrc.loc("repeat"), node=f"{path}.{index}")
+                raise _Skip
+            inner = Scope(scope.prefix, scope.params, scope.table, scope.names, trail, scope.depth)
+            for r in range(repeat):
+                lparams = {**params, "i": r} if "repeat" in layer else params
+                value = self._call(layer, lsrc, inner, f"{path}.{index}", current, lparams)
+                current = [next(iter(value.values()))]
+                index += 1
+        return value
+
+    def _op_params(self, body: dict, src: Source, params: dict, path: str, allowed_extra=()) -> dict:
+        resolved = {}
+        failed = False
+        for key, raw in body.items():
+            if key in RESERVED_KEYS or key in allowed_extra:
+                continue
+            try:
+                resolved[key] = self._resolve(raw, params, src.at(key), path)
+            except _Skip:
+                failed = True
+        if failed:
+            raise _Skip
+        return resolved
+
+    def _primitive(self, op_cls, body, src, scope, path, inputs, params, trail) -> Value:
+        values = self._op_params(body, src, params, path)
+        try:
+            op = op_cls.model_validate(values)
+        except ValidationError as exc:
+            self._pydantic_errors(exc, op_cls, src, path)
+            raise _Skip
+        srcs, ports = self._bind_ports(op_cls, inputs, src, path)
+        module = path
+        if "share" in body:
+            module = self._share(body, src, scope, path, op)
+        node_id = path
+        if node_id in self.g:
+            self.out.add("bad-name", f"two nodes expand to the module path {node_id!r}", location=src.loc(), node=path)
+            raise _Skip
+        if len(self.g) >= MAX_GRAPH_NODES:
+            self.out.add("too-large", f"the graph expands to more than {MAX_GRAPH_NODES:,} nodes", location=src.loc(), node=path)
+            raise _Skip
+        self.g.add_node(node_id, kind="op", op=op, inputs=srcs, ports=ports, module=module, loc=src.loc(), scope=list(trail), meta={}, name=path.rsplit(".", 1)[-1])
+        for s, _ in srcs:
+            self.g.add_edge(s, node_id)
+        self.order.append(node_id)
+        return {port: (node_id, i) for i, port in enumerate(op_cls.outputs)}
+
+    def _share(self, body, src, scope, path, op) -> str:
+        other = body["share"]
+        target = scope.names.get(other) if isinstance(other, str) else None
+        if target is None:
+            self.out.add("share", f"'share' must name an earlier node of this scope. Received: {other!r}", location=src.loc("share"), node=path)
+            raise _Skip
+        other_id = next(iter(target.values()))[0]
+        other_attrs = self.g.nodes[other_id]
+        if other_attrs["kind"] != "op" or type(other_attrs["op"]) is not type(op) or other_attrs["op"] != op:
+            self.out.add(
+                "share",
+                f"node shares weights with {other!r}, so it needs the same op and parameters",
+                location=src.loc("share"),
+                node=path,
+                hint=f"{other!r} is {other_attrs['op'].op_name if other_attrs['op'] else 'an input'}",
+            )
+            raise _Skip
+        return other_attrs["module"]
+
+    def _bind_ports(self, op_cls, inputs, src, path) -> tuple[list, list]:
+        spec = op_cls.port_spec()
+        srcs, ports = [], []
+        if isinstance(inputs, dict):
+            names = {n for n, _ in spec}
+            for key in inputs:
+                if key not in names:
+                    self.out.add("unknown-port", f"{op_cls.op_name} has no input {key!r}. Inputs: {', '.join(names)}", location=src.loc("in", key, key=True), node=path, hint=did_you_mean(key, names))
+                    raise _Skip
+            for name, kind in spec:
+                if name in inputs:
+                    srcs.append(inputs[name])
+                    ports.append(name)
+                elif kind == "required":
+                    self.out.add("arity", f"{op_cls.op_name} needs input {name!r}", location=src.loc("in") if "in" in src.tree.locations or True else src.loc(), node=path)
+                    raise _Skip
+            return srcs, ports
+        given = list(inputs)
+        for name, kind in spec:
+            if kind == "variadic":
+                srcs.extend(given)
+                ports.extend([name] * len(given))
+                given = []
+                break
+            if given:
+                srcs.append(given.pop(0))
+                ports.append(name)
+            elif kind == "required":
+                need = sum(1 for _, k in spec if k == "required")
+                self.out.add("arity", f"{op_cls.op_name} needs {need} input(s) ({', '.join(n for n, k in spec if k == 'required')}). Received: {len(inputs)}", location=src.loc("in") if inputs else src.loc(), node=path, hint=None if inputs else "add 'in: <node>'")
+                raise _Skip
+        if given:
+            self.out.add("arity", f"{op_cls.op_name} takes at most {len(spec)} input(s). Received: {len(inputs)}", location=src.loc("in"), node=path)
+            raise _Skip
+        return srcs, ports
+
+    def _pydantic_errors(self, exc: ValidationError, op_cls, src: Source, path: str) -> None:
+        fields = list(op_cls.model_fields)
+        for err in exc.errors():
+            loc = err.get("loc", ())
+            field_name = loc[0] if loc else None
+            where = src.loc(*loc) if loc else src.loc()
+            received = err.get("input")
+            if err["type"] == "extra_forbidden":
+                self.out.add("unknown-field", f"{op_cls.op_name} has no parameter {field_name!r}", location=src.loc(field_name, key=True), node=path, hint=did_you_mean(str(field_name), fields) or ("parameters: " + ", ".join(fields) if fields else f"{op_cls.op_name} takes no parameters"))
+            elif err["type"] == "missing":
+                self.out.add("missing-field", f"{op_cls.op_name} needs parameter {field_name!r}", location=src.loc("op"), node=path, hint=op_cls.model_fields[field_name].description if field_name in op_cls.model_fields else None)
+            else:
+                dotted = ".".join(str(p) for p in loc)
+                code = "bad-type" if "type" in err["type"] or err["type"].endswith("_parsing") else "bad-value"
+                self.out.add(code, f"{op_cls.op_name} parameter {dotted!r}: {err['msg']}. Received: {received!r}", location=where, node=path)
+
+    # -- blocks --------------------------------------------------------------
+    def _block(self, block: BlockDef, body, src, scope, path, inputs, params, trail) -> Value:
+        if scope.depth >= MAX_BLOCK_DEPTH:
+            self.out.add("block", f"blocks nest deeper than {MAX_BLOCK_DEPTH} levels (a block that calls itself?)", location=src.loc("op"), node=path)
+            raise _Skip
+        args = self._op_params(body, src, params, path)
+        bparams = self._block_params(block, args, src, path)
+        decl = block.decl
+        in_names = decl.get("inputs", ["x"])
+        bound: dict[str, Value] = {}
+        if isinstance(inputs, dict):
+            for k in inputs:
+                if k not in in_names:
+                    self.out.add("unknown-port", f"block {block.name!r} has no input {k!r}. Inputs: {', '.join(in_names)}", location=src.loc("in", k, key=True), node=path, hint=did_you_mean(k, in_names))
+                    raise _Skip
+            missing = [n for n in in_names if n not in inputs]
+            pairs = list(inputs.items())
+        else:
+            missing = in_names[len(inputs):]
+            if len(inputs) > len(in_names):
+                self.out.add("arity", f"block {block.name!r} takes {len(in_names)} input(s) ({', '.join(in_names)}). Received: {len(inputs)}", location=src.loc("in"), node=path)
+                raise _Skip
+            pairs = list(zip(in_names, inputs))
+        if missing:
+            self.out.add("arity", f"block {block.name!r} needs input(s) {', '.join(missing)}", location=src.loc("in") if "in" in body else src.loc(), node=path)
+            raise _Skip
+        for k, ref in pairs:
+            bound[k] = {"out": ref}
+        inner = Scope(path, bparams, block.table, bound, trail + [(path, block.name)], scope.depth + 1)
+        self._scope_nodes(decl["nodes"], block.src.at("nodes"), inner)
+        value: Value = {}
+        raw_outputs = decl["outputs"]
+        for out_name, ref in normalise_outputs(raw_outputs).items():
+            osrc = block.src.at("outputs", out_name) if isinstance(raw_outputs, dict) else block.src.at("outputs")
+            value[out_name] = self._ref(ref, inner, osrc, path)
+        return value
+
+    def _block_params(self, block: BlockDef, args: dict, src: Source, path: str) -> dict:
+        declared = block.decl.get("params", {}) or {}
+        out: dict[str, Any] = {}
+        for key in args:
+            if key not in declared:
+                self.out.add("param-unknown", f"block {block.name!r} has no parameter {key!r}", location=src.loc(key, key=True), node=path, hint=did_you_mean(key, declared) or ("parameters: " + ", ".join(declared) if declared else f"block {block.name!r} takes no parameters"))
+        failed = False
+        psrc = block.src.at("params")
+        for key, spec in declared.items():
+            long_form = isinstance(spec, dict) and "type" in spec
+            default = spec.get("default") if long_form else spec
+            want = spec["type"] if long_form else _type_name(default)
+            if key in args:
+                value = args[key]
+            elif default is None:
+                self.out.add("param-missing", f"block {block.name!r} needs parameter {key!r}", location=src.loc("op"), node=path, hint=(spec.get("doc") if long_form else None))
+                failed = True
+                continue
+            else:
+                try:
+                    value = self._resolve(default, out, psrc.at(key), path)
+                except _Skip:
+                    failed = True
+                    continue
+            if not _type_ok(value, want):
+                self.out.add("param-type", f"block {block.name!r} parameter {key!r} must be {want}. Received: {value!r}", location=src.loc(key) if key in args else psrc.loc(key), node=path)
+                failed = True
+                continue
+            out[key] = value
+        if failed:
+            raise _Skip
+        return out
+
+
+_TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,), "list": (list,), "any": (object,)}
+
+
+def _type_name(default: Any) -> str:
+    if default is None:
+        return "any"
+    if isinstance(default, bool):
+        return "bool"
+    if isinstance(default, int):
+        return "int"
+    if isinstance(default, float):
+        return "float"
+    if isinstance(default, str):
+        return "str"
+    if isinstance(default, list):
+        return "list"
+    return "any"
+
+
+def _type_ok(value: Any, want: str) -> bool:
+    types = _TYPES.get(want, (object,))
+    if want in ("int", "float") and isinstance(value, bool):
+        return False
+    return isinstance(value, types)

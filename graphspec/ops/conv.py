@@ -1,0 +1,315 @@
+"""Convolutions: Conv1d, Conv2d, ConvTranspose2d (in_channels inferred).
+
+Also home of the small helpers that the spatial ops (conv and pooling) share:
+per-axis parameters given as an int or a list, rank checks that name the
+expected layout, and error text in the "rule, then Received: ..." form.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+from pydantic import Discriminator, Field, Tag, ValidationInfo, field_validator, model_validator
+
+from graphspec.ops.registry import Op, register
+from graphspec.ops.shapes import check_positive, conv_out, conv_transpose_out
+from graphspec.ops.types import Dim, ShapeError, TensorType, expect_float, fixed
+
+
+def _int_or_list(v: Any) -> str:
+    return "list" if isinstance(v, (list, tuple)) else "str" if isinstance(v, str) else "int"
+
+
+def _int_or_list_of(item: Any, msg: str) -> Any:
+    """int | list[int] as a discriminated union: a bad value gets one precise error, not one per branch."""
+    return Annotated[
+        Union[Annotated[item, Tag("int")], Annotated[tuple[item, ...], Tag("list")]],
+        Discriminator(_int_or_list, custom_error_type="int_or_list", custom_error_message=msg),
+    ]
+
+
+PosInt = Annotated[int, Field(gt=0)]
+NonNegInt = Annotated[int, Field(ge=0)]
+# One value for every spatial axis, or one per axis (the list length is checked
+# against the op's number of spatial dims by _SpatialOp._check_axes).
+Sizes = _int_or_list_of(PosInt, "Input should be a positive int or a list of positive ints")
+Pads = _int_or_list_of(NonNegInt, "Input should be an int >= 0 or a list of them")
+ConvPads = Annotated[
+    Union[
+        Annotated[NonNegInt, Tag("int")],
+        Annotated[tuple[NonNegInt, ...], Tag("list")],
+        Annotated[Literal["same", "valid"], Tag("str")],
+    ],
+    Discriminator(_int_or_list),
+]
+
+MAX_CHANNELS = 1_000_000
+
+
+def show(value: Any) -> str:
+    """A parameter value as a user wrote it in YAML.
+
+    >>> show((3, 3)), show(5), show("same")
+    ('[3, 3]', '5', "'same'")
+    """
+    if isinstance(value, tuple):
+        return "[" + ", ".join(show(v) for v in value) + "]"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def numel(t: TensorType, what: str = "input") -> int:
+    """Element count at concrete sizes (MACs are counted after binding dims).
+
+    >>> numel(TensorType((2, 3, 4)))
+    24
+    """
+    n = 1
+    for d in t.shape:
+        n *= fixed(d, f"every dim of the {what} (to count MACs)")
+    return n
+
+
+class _SpatialOp(Op):
+    """Base of ops over ``nd`` trailing spatial dims, batched or not: [N,] C, *spatial."""
+
+    nd: ClassVar[int] = 2
+    layout: ClassVar[str] = "C, H, W"
+    # fields holding one int per spatial axis (or one int for all of them)
+    axis_fields: ClassVar[tuple[str, ...]] = ("kernel_size", "stride", "padding", "dilation", "output_padding")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _check_axes(cls, v: Any, info: ValidationInfo) -> Any:
+        if info.field_name in cls.axis_fields and isinstance(v, tuple) and len(v) != cls.nd:
+            many = "an int" if cls.nd == 1 else f"a list of {cls.nd} ints"
+            raise ValueError(f"{info.field_name} must be an int or {many}. Received: {show(v)}")
+        return v
+
+    def per_axis(self, value: Any) -> tuple:
+        """An axis field as one value per spatial axis."""
+        return value if isinstance(value, tuple) else (value,) * self.nd
+
+    def check_input(self, x: TensorType) -> None:
+        """Rank nd+1 (unbatched) or nd+2 (batched), floating point, as torch accepts."""
+        if x.rank not in (self.nd + 1, self.nd + 2):
+            raise ShapeError(
+                f"{self.op_name}: input must have rank {self.nd + 1} or {self.nd + 2} "
+                f"([{self.layout}] or [N, {self.layout}]). Received: shape {x} (rank {x.rank})"
+            )
+        expect_float(x)
+
+    def channels(self, x: TensorType) -> int:
+        return fixed(x.shape[-self.nd - 1], f"the channel dim of input {x} (in_channels)")
+
+    def received(self, x: TensorType, always: tuple[str, ...] = ("kernel_size",)) -> str:
+        """'input [..], kernel_size=.., <other fields the user set>' for error messages."""
+        names = [
+            n
+            for n in type(self).model_fields
+            if n in always or (n in self.axis_fields and n in self.model_fields_set)
+        ]
+        return ", ".join([f"input {x}"] + [f"{n}={show(getattr(self, n))}" for n in names])
+
+
+class _ConvNd(_SpatialOp):
+    category = "conv"
+    out_channels: int = Field(gt=0, le=MAX_CHANNELS, description="number of output channels (filters)")
+    kernel_size: Sizes = Field(description="window size: an int, or one int per spatial axis")
+    stride: Sizes = Field(1, description="step between windows: an int or one per axis")
+    padding: ConvPads = Field(
+        0, description="zero padding added on both sides: an int, one per axis, 'same' or 'valid'"
+    )
+    dilation: Sizes = Field(1, description="spacing between kernel elements: an int or one per axis")
+    groups: int = Field(1, gt=0, description="split channels into this many independent groups")
+    bias: bool = Field(True, description="learn an additive bias")
+    padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = Field(
+        "zeros", description="how padded values are filled"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> "_ConvNd":
+        if self.padding == "same" and any(s != 1 for s in self.per_axis(self.stride)):
+            raise ValueError(f"padding='same' needs stride 1. Received: stride={show(self.stride)}")
+        if self.out_channels % self.groups:
+            raise ValueError(
+                f"out_channels must be divisible by groups. Received: out_channels={self.out_channels}, groups={self.groups}"
+            )
+        return self
+
+    def pads(self) -> tuple[tuple[int, int], ...]:
+        """(left, right) padding per axis; 'same' pads the extra element on the right, as torch does."""
+        if self.padding == "valid":
+            return ((0, 0),) * self.nd
+        if self.padding == "same":
+            totals = [d * (k - 1) for k, d in zip(self.per_axis(self.kernel_size), self.per_axis(self.dilation))]
+            return tuple((t // 2, t - t // 2) for t in totals)
+        return tuple((p, p) for p in self.per_axis(self.padding))
+
+    def infer(self, x: TensorType) -> TensorType:
+        self.check_input(x)
+        c_in = self.channels(x)
+        if c_in % self.groups:
+            raise ShapeError(
+                f"{self.op_name}: in_channels must be divisible by groups. "
+                f"Received: input {x} with {c_in} channels, groups={self.groups}"
+            )
+        spatial = x.shape[-self.nd :]
+        pads = self.pads()
+        if self.padding_mode in ("reflect", "circular"):
+            # torch pads before convolving; reflect needs pad < size, circular pad <= size
+            limit = 0 if self.padding_mode == "reflect" else 1
+            for s, (_, right) in zip(spatial, pads):
+                if isinstance(s, int) and right >= s + limit:
+                    raise ShapeError(
+                        f"{self.op_name}: padding_mode={self.padding_mode!r} needs padding "
+                        f"{'smaller than' if limit == 0 else 'at most'} the input size. "
+                        f"Received: {self.received(x, ('kernel_size', 'padding', 'padding_mode'))}"
+                    )
+        if self.padding == "same":
+            out: tuple[Dim, ...] = tuple(spatial)
+        else:
+            out = tuple(
+                conv_out(s, k, st, p, d)
+                for s, k, st, (p, _), d in zip(
+                    spatial, self.per_axis(self.kernel_size), self.per_axis(self.stride), pads, self.per_axis(self.dilation)
+                )
+            )
+        check_positive(out, self.op_name, self.received(x))
+        return x.with_shape(x.shape[: -self.nd - 1] + (self.out_channels,) + out)
+
+    def count_params(self, x: TensorType) -> int:
+        c_in = self.channels(x)
+        weights = self.out_channels * (c_in // self.groups) * math.prod(self.per_axis(self.kernel_size))
+        return weights + (self.out_channels if self.bias else 0)
+
+    def count_macs(self, x: TensorType, outputs) -> int:
+        # one MAC per output element per weight in its group (torchvision/fvcore)
+        kernel = math.prod(self.per_axis(self.kernel_size))
+        return numel(outputs[0], "output") * (self.channels(x) // self.groups) * kernel
+
+    def torch_kwargs(self, x: TensorType) -> dict:
+        return dict(
+            in_channels=self.channels(x),
+            out_channels=self.out_channels,
+            kernel_size=self.kernel_size,
+            stride=self.stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            groups=self.groups,
+            bias=self.bias,
+            padding_mode=self.padding_mode,
+        )
+
+
+@register
+class Conv1d(_ConvNd):
+    """1-D convolution over [N, C, L] (in_channels inferred).
+
+    >>> Conv1d(out_channels=8, kernel_size=3).infer(TensorType(("batch", 4, "seq")))
+    TensorType(shape=('batch', 8, 'seq-2'), dtype='float32')
+    """
+
+    nd = 1
+    layout = "C, L"
+
+    def build_torch(self, x: TensorType):
+        import torch.nn as nn
+
+        return nn.Conv1d(**self.torch_kwargs(x))
+
+
+@register
+class Conv2d(_ConvNd):
+    """2-D convolution over [N, C, H, W] (in_channels inferred).
+
+    >>> Conv2d(out_channels=64, kernel_size=11, stride=4, padding=2).infer(TensorType(("batch", 3, 224, 224)))
+    TensorType(shape=('batch', 64, 55, 55), dtype='float32')
+    """
+
+    nd = 2
+    layout = "C, H, W"
+
+    def build_torch(self, x: TensorType):
+        import torch.nn as nn
+
+        return nn.Conv2d(**self.torch_kwargs(x))
+
+
+@register
+class ConvTranspose2d(_SpatialOp):
+    """Transposed 2-D convolution (upsampling), over [N, C, H, W] (in_channels inferred).
+
+    >>> ConvTranspose2d(out_channels=3, kernel_size=4, stride=2, padding=1).infer(TensorType((1, 8, 16, 16)))
+    TensorType(shape=(1, 3, 32, 32), dtype='float32')
+    """
+
+    category = "conv"
+    nd = 2
+    layout = "C, H, W"
+    out_channels: int = Field(gt=0, le=MAX_CHANNELS, description="number of output channels")
+    kernel_size: Sizes = Field(description="window size: an int or [h, w]")
+    stride: Sizes = Field(1, description="upsampling step: an int or [h, w]")
+    padding: Pads = Field(0, description="dilation*(kernel_size-1)-padding zeros are added to both sides")
+    output_padding: Pads = Field(0, description="extra size added to one side of the output (smaller than stride or dilation)")
+    groups: int = Field(1, gt=0, description="split channels into this many independent groups")
+    bias: bool = Field(True, description="learn an additive bias")
+    dilation: Sizes = Field(1, description="spacing between kernel elements: an int or [h, w]")
+
+    @model_validator(mode="after")
+    def _check(self) -> "ConvTranspose2d":
+        for op, s, d in zip(self.per_axis(self.output_padding), self.per_axis(self.stride), self.per_axis(self.dilation)):
+            if op >= max(s, d):
+                raise ValueError(
+                    "output_padding must be smaller than stride or dilation. Received: "
+                    f"output_padding={show(self.output_padding)}, stride={show(self.stride)}, dilation={show(self.dilation)}"
+                )
+        if self.out_channels % self.groups:
+            raise ValueError(
+                f"out_channels must be divisible by groups. Received: out_channels={self.out_channels}, groups={self.groups}"
+            )
+        return self
+
+    def infer(self, x: TensorType) -> TensorType:
+        self.check_input(x)
+        c_in = self.channels(x)
+        if c_in % self.groups:
+            raise ShapeError(
+                f"{self.op_name}: in_channels must be divisible by groups. "
+                f"Received: input {x} with {c_in} channels, groups={self.groups}"
+            )
+        axes = zip(
+            x.shape[-2:],
+            self.per_axis(self.kernel_size),
+            self.per_axis(self.stride),
+            self.per_axis(self.padding),
+            self.per_axis(self.output_padding),
+            self.per_axis(self.dilation),
+        )
+        out = tuple(conv_transpose_out(*a) for a in axes)
+        check_positive(out, self.op_name, self.received(x))
+        return x.with_shape(x.shape[:-3] + (self.out_channels,) + out)
+
+    def count_params(self, x: TensorType) -> int:
+        weights = self.channels(x) * (self.out_channels // self.groups) * math.prod(self.per_axis(self.kernel_size))
+        return weights + (self.out_channels if self.bias else 0)
+
+    def count_macs(self, x: TensorType, outputs) -> int:
+        # fvcore: every input element meets every weight of its group once
+        kernel = math.prod(self.per_axis(self.kernel_size))
+        return numel(x) * (self.out_channels // self.groups) * kernel
+
+    def build_torch(self, x: TensorType):
+        import torch.nn as nn
+
+        return nn.ConvTranspose2d(
+            self.channels(x),
+            self.out_channels,
+            self.kernel_size,
+            stride=self.stride,
+            padding=self.padding,
+            output_padding=self.output_padding,
+            groups=self.groups,
+            bias=self.bias,
+            dilation=self.dilation,
+        )

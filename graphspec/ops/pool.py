@@ -1,0 +1,288 @@
+"""Pooling and resampling: max/avg pooling, adaptive average pooling, Upsample.
+
+Pooling has no parameters and, by the torchvision/fvcore convention, no MACs.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal, Optional, Union
+
+from pydantic import Discriminator, Field, Tag, model_validator
+
+from graphspec.ops.conv import Pads, PosInt, Sizes, _int_or_list, _int_or_list_of, _SpatialOp, show
+from graphspec.ops.registry import Op, register
+from graphspec.ops.shapes import check_positive, pool_out
+from graphspec.ops.types import Dim, ShapeError, TensorType, dim_add, dim_floordiv, dim_mul, expect_float
+
+
+def pool_axis(size: Dim, kernel: int, stride: int, padding: int = 0, dilation: int = 1, ceil_mode: bool = False) -> Dim:
+    """shapes.pool_out, plus ceil_mode for symbolic sizes (pool_out floors those).
+
+    torch's ceil rule "round up, but drop a last window that starts in the right
+    padding" equals min(ceil formula, (size + padding - 1) // stride + 1) when
+    padding <= kernel // 2, which the pooling ops enforce.
+
+    >>> pool_axis(5, 2, 2, ceil_mode=True), pool_axis("h", 2, 2, ceil_mode=True)
+    (3, 'min((h+1)//2+1, (h-1)//2+1)')
+    """
+    if isinstance(size, int) or not ceil_mode or stride == 1:
+        return pool_out(size, kernel, stride, padding, dilation, ceil_mode)
+    effective = dilation * (kernel - 1) + 1
+    rounded_up = dim_add(dim_floordiv(dim_add(size, 2 * padding - effective + stride - 1), stride), 1)
+    last_start = dim_add(dim_floordiv(dim_add(size, padding - 1), stride), 1)
+    return f"min({rounded_up}, {last_start})"
+
+
+class _PoolNd(_SpatialOp):
+    category = "pool"
+    kernel_size: Sizes = Field(description="window size: an int, or one int per spatial axis")
+    stride: Optional[Sizes] = Field(None, description="step between windows (default: kernel_size)")
+    padding: Pads = Field(0, description="implicit padding on both sides, at most half the kernel")
+    ceil_mode: bool = Field(False, description="round the output size up instead of down")
+
+    max_pad_rule: ClassVar[str] = "half the kernel size"
+
+    def dilations(self) -> tuple[int, ...]:
+        return (1,) * self.nd
+
+    def max_pad(self, kernel: int, dilation: int) -> int:
+        return kernel // 2
+
+    @model_validator(mode="after")
+    def _check_padding(self) -> "_PoolNd":
+        for p, k, d in zip(self.per_axis(self.padding), self.per_axis(self.kernel_size), self.dilations()):
+            if p > self.max_pad(k, d):
+                raise ValueError(
+                    f"padding must be at most {self.max_pad_rule}. "
+                    f"Received: padding={show(self.padding)}, kernel_size={show(self.kernel_size)}"
+                )
+        return self
+
+    def infer(self, x: TensorType) -> TensorType:
+        self.check_input(x)
+        stride = self.per_axis(self.kernel_size if self.stride is None else self.stride)
+        axes = zip(x.shape[-self.nd :], self.per_axis(self.kernel_size), stride, self.per_axis(self.padding), self.dilations())
+        out = tuple(pool_axis(s, k, st, p, d, self.ceil_mode) for s, k, st, p, d in axes)
+        check_positive(out, self.op_name, self.received(x))
+        return x.with_shape(x.shape[: -self.nd] + out)
+
+
+class _MaxPoolNd(_PoolNd):
+    dilation: Sizes = Field(1, description="spacing between window elements: an int or one per axis")
+    max_pad_rule = "half the effective kernel size, dilation*(kernel_size-1)+1"
+
+    def dilations(self) -> tuple[int, ...]:
+        return self.per_axis(self.dilation)
+
+    def max_pad(self, kernel: int, dilation: int) -> int:
+        return (dilation * (kernel - 1) + 1) // 2
+
+    def torch_kwargs(self) -> dict:
+        return dict(
+            kernel_size=self.kernel_size,
+            stride=self.stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            ceil_mode=self.ceil_mode,
+        )
+
+
+@register
+class MaxPool1d(_MaxPoolNd):
+    """Maximum over sliding windows of [N, C, L].
+
+    >>> MaxPool1d(kernel_size=2).infer(TensorType(("batch", 8, 100)))
+    TensorType(shape=('batch', 8, 50), dtype='float32')
+    """
+
+    nd = 1
+    layout = "C, L"
+
+    def build_torch(self, x: TensorType):
+        import torch.nn as nn
+
+        return nn.MaxPool1d(**self.torch_kwargs())
+
+
+@register
+class MaxPool2d(_MaxPoolNd):
+    """Maximum over sliding windows of [N, C, H, W].
+
+    >>> MaxPool2d(kernel_size=3, stride=2).infer(TensorType(("batch", 64, 55, 55)))
+    TensorType(shape=('batch', 64, 27, 27), dtype='float32')
+    """
+
+    nd = 2
+    layout = "C, H, W"
+
+    def build_torch(self, x: TensorType):
+        import torch.nn as nn
+
+        return nn.MaxPool2d(**self.torch_kwargs())
+
+
+@register
+class AvgPool1d(_PoolNd):
+    """Mean over sliding windows of [N, C, L]."""
+
+    nd = 1
+    layout = "C, L"
+    count_include_pad: bool = Field(True, description="count padded zeros in the mean")
+
+    def build_torch(self, x: TensorType):
+        import torch.nn as nn
+
+        return nn.AvgPool1d(self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+
+
+@register
+class AvgPool2d(_PoolNd):
+    """Mean over sliding windows of [N, C, H, W]."""
+
+    nd = 2
+    layout = "C, H, W"
+    count_include_pad: bool = Field(True, description="count padded zeros in the mean")
+    divisor_override: Optional[int] = Field(None, gt=0, description="divide by this instead of the window size")
+
+    def build_torch(self, x: TensorType):
+        import torch.nn as nn
+
+        return nn.AvgPool2d(
+            self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad, self.divisor_override
+        )
+
+
+# output_size entries may be null: keep that input size (torch's None)
+AdaptiveSizes = Annotated[
+    Union[Annotated[PosInt, Tag("int")], Annotated[tuple[Optional[PosInt], ...], Tag("list")]],
+    Discriminator(_int_or_list),
+]
+
+
+class _AdaptiveAvgPoolNd(_SpatialOp):
+    category = "pool"
+    axis_fields = ("output_size",)
+    output_size: AdaptiveSizes = Field(description="output size: an int, or one per axis (null keeps the input size)")
+
+    def infer(self, x: TensorType) -> TensorType:
+        self.check_input(x)
+        out = tuple(s if o is None else o for s, o in zip(x.shape[-self.nd :], self.per_axis(self.output_size)))
+        return x.with_shape(x.shape[: -self.nd] + out)
+
+
+@register
+class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
+    """Average-pool [N, C, L] to a fixed length, whatever the input length."""
+
+    nd = 1
+    layout = "C, L"
+
+    def build_torch(self, x: TensorType):
+        import torch.nn as nn
+
+        return nn.AdaptiveAvgPool1d(self.output_size)
+
+
+@register
+class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
+    """Average-pool [N, C, H, W] to a fixed size, e.g. output_size: 1 for global pooling.
+
+    >>> AdaptiveAvgPool2d(output_size=[1, None]).infer(TensorType(("batch", 512, 7, "w")))
+    TensorType(shape=('batch', 512, 1, 'w'), dtype='float32')
+    """
+
+    nd = 2
+    layout = "C, H, W"
+
+    def build_torch(self, x: TensorType):
+        import torch.nn as nn
+
+        return nn.AdaptiveAvgPool2d(self.output_size)
+
+
+PosFloat = Annotated[float, Field(gt=0)]
+Scales = _int_or_list_of(PosFloat, "Input should be a positive number or a list of them")
+
+# mode -> input ranks torch's interpolate accepts (batched only: [N, C, *spatial])
+_UPSAMPLE_RANKS: dict[str, tuple[int, ...]] = {
+    "nearest": (3, 4, 5),
+    "nearest-exact": (3, 4, 5),
+    "linear": (3,),
+    "bilinear": (4,),
+    "bicubic": (4,),
+    "trilinear": (5,),
+}
+
+
+def scale_dim(size: Dim, factor: float) -> Dim:
+    """floor(size * factor), as torch computes an upsampled size.
+
+    >>> scale_dim(7, 1.5), scale_dim("h", 2.0), scale_dim("h", 1.5)
+    (10, 'h*2', 'floor(h*1.5)')
+    """
+    if isinstance(size, int):
+        return int(size * factor)  # torch truncates the double product
+    if float(factor).is_integer():
+        return dim_mul(size, int(factor))
+    return f"floor({dim_mul(size, 1)}*{factor})" if size.isidentifier() else f"floor(({size})*{factor})"
+
+
+@register
+class Upsample(Op):
+    """Resize [N, C, *spatial] by a scale factor or to a size (nearest, bilinear, ...).
+
+    >>> Upsample(scale_factor=2).infer(TensorType(("batch", 16, 7, 7)))
+    TensorType(shape=('batch', 16, 14, 14), dtype='float32')
+    """
+
+    category = "pool"
+    size: Optional[Sizes] = Field(None, description="output spatial size: an int or one per axis")
+    scale_factor: Optional[Scales] = Field(None, description="multiplier for the spatial size: a number or one per axis")
+    mode: Literal["nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear"] = Field(
+        "nearest", description="interpolation algorithm"
+    )
+    align_corners: Optional[bool] = Field(
+        None, description="align corner pixels (linear, bilinear, bicubic and trilinear modes only)"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> "Upsample":
+        if (self.size is None) == (self.scale_factor is None):
+            raise ValueError(
+                "give exactly one of size and scale_factor. "
+                f"Received: size={show(self.size)}, scale_factor={show(self.scale_factor)}"
+            )
+        if self.align_corners is not None and self.mode.startswith("nearest"):
+            raise ValueError(
+                f"align_corners can only be set with an interpolating mode. Received: mode={self.mode!r}"
+            )
+        return self
+
+    def infer(self, x: TensorType) -> TensorType:
+        ranks = _UPSAMPLE_RANKS[self.mode]
+        if x.rank not in ranks:
+            want = " or ".join(str(r) for r in ranks)
+            raise ShapeError(
+                f"{self.op_name}: mode={self.mode!r} needs an input of rank {want} ([N, C, *spatial]). "
+                f"Received: shape {x} (rank {x.rank})"
+            )
+        expect_float(x)
+        nd = x.rank - 2
+        given: Any = self.size if self.size is not None else self.scale_factor
+        name = "size" if self.size is not None else "scale_factor"
+        if isinstance(given, tuple) and len(given) != nd:
+            raise ShapeError(
+                f"{self.op_name}: {name} needs one value per spatial dim ({nd}). Received: input {x}, {name}={show(given)}"
+            )
+        values = given if isinstance(given, tuple) else (given,) * nd
+        if self.size is not None:
+            out: tuple[Dim, ...] = tuple(values)
+        else:
+            out = tuple(scale_dim(s, f) for s, f in zip(x.shape[2:], values))
+        check_positive(out, self.op_name, f"input {x}, {name}={show(given)}")
+        return x.with_shape(x.shape[:2] + out)
+
+    def build_torch(self, x: TensorType):
+        import torch.nn as nn
+
+        return nn.Upsample(size=self.size, scale_factor=self.scale_factor, mode=self.mode, align_corners=self.align_corners)
