@@ -7,6 +7,7 @@ from typing import Optional
 from pydantic import Field, model_validator
 
 from graphspec.ops.registry import Op, register
+from graphspec.ops.tensor import broadcast
 from graphspec.ops.types import ShapeError, TensorType, dim_prod, expect_float, fixed, same_dim
 
 
@@ -45,8 +46,6 @@ class MatMul(Op):
     inputs = ("a", "b")
 
     def infer(self, a: TensorType, b: TensorType) -> TensorType:
-        from graphspec.ops.tensor import broadcast
-
         for t, name in ((a, "a"), (b, "b")):
             if t.rank < 1:
                 raise ShapeError(f"MatMul input {name} must have at least one dim. Received: shape {t}")
