@@ -8,53 +8,92 @@ expected layout, and error text in the "rule, then Received: ..." form.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
-from pydantic import Discriminator, Field, Tag, ValidationInfo, field_validator, model_validator
+from pydantic import Field, PlainValidator, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from graphspec.ops.registry import Op, register
 from graphspec.ops.shapes import check_positive, conv_out, conv_transpose_out
 from graphspec.ops.types import Dim, ShapeError, TensorType, expect_float, fixed
 
 
-def _int_or_list(v: Any) -> str:
-    return "list" if isinstance(v, (list, tuple)) else "str" if isinstance(v, str) else "int"
+def _number(v: Any, floats: bool) -> int | float | None:
+    """v as an int (or float), or None; bools are not numbers here and 3.0 counts as 3."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    if isinstance(v, float) and not floats:
+        return int(v) if v.is_integer() else None
+    return v
 
 
-def _int_or_list_of(item: Any, msg: str) -> Any:
-    """int | list[int] as a discriminated union: a bad value gets one precise error, not one per branch."""
-    return Annotated[
-        Union[Annotated[item, Tag("int")], Annotated[tuple[item, ...], Tag("list")]],
-        Discriminator(_int_or_list, custom_error_type="int_or_list", custom_error_message=msg),
-    ]
+def per_axis_param(rule: str, schema: Any, *, floats: bool = False, zero_ok: bool = False,
+                   words: tuple[str, ...] = (), nulls: bool = False) -> Any:
+    """A field type for "one number for all spatial axes, or a list with one per axis".
+
+    A plain validator rather than a pydantic union: a bad value then gets one
+    error at the field's own location, "<field> must be <rule>. Received: ...",
+    instead of one error per union branch with the branch name in its loc.
+    """
+
+    def check(v: Any, info: ValidationInfo) -> Any:
+        if isinstance(v, str) and v in words:
+            return v
+        is_list = isinstance(v, (list, tuple))
+        out = []
+        for item in v if is_list else [v]:
+            n = None if item is None else _number(item, floats)
+            if n is None and not (item is None and nulls and is_list) or n is not None and n <= (-1 if zero_ok else 0):
+                raise PydanticCustomError(
+                    "value_error",
+                    "{field} must be {rule}. Received: {received}",
+                    {"field": info.field_name, "rule": rule, "received": show(v)},
+                )
+            out.append(n)
+        if is_list and not out:
+            raise PydanticCustomError("value_error", "{field} must not be an empty list", {"field": info.field_name})
+        return tuple(out) if is_list else out[0]
+
+    return Annotated[Any, PlainValidator(check, json_schema_input_type=schema)]
 
 
 PosInt = Annotated[int, Field(gt=0)]
 NonNegInt = Annotated[int, Field(ge=0)]
+PosFloat = Annotated[float, Field(gt=0)]
 # One value for every spatial axis, or one per axis (the list length is checked
 # against the op's number of spatial dims by _SpatialOp._check_axes).
-Sizes = _int_or_list_of(PosInt, "Input should be a positive int or a list of positive ints")
-Pads = _int_or_list_of(NonNegInt, "Input should be an int >= 0 or a list of them")
-ConvPads = Annotated[
-    Union[
-        Annotated[NonNegInt, Tag("int")],
-        Annotated[tuple[NonNegInt, ...], Tag("list")],
-        Annotated[Literal["same", "valid"], Tag("str")],
-    ],
-    Discriminator(_int_or_list),
-]
+Sizes = per_axis_param("a positive int or a list of them", Union[PosInt, list[PosInt]])
+Pads = per_axis_param("an int >= 0 or a list of them", Union[NonNegInt, list[NonNegInt]], zero_ok=True)
+ConvPads = per_axis_param(
+    "an int >= 0, a list of them, 'same' or 'valid'",
+    Union[NonNegInt, list[NonNegInt], Literal["same", "valid"]],
+    zero_ok=True,
+    words=("same", "valid"),
+)
+# output_size of adaptive pooling: a null entry keeps that input size (torch's None)
+AdaptiveSizes = per_axis_param(
+    "a positive int or a list of them (null keeps an input size)", Union[PosInt, list[Optional[PosInt]]], nulls=True
+)
+Scales = per_axis_param("a positive number or a list of them", Union[PosFloat, list[PosFloat]], floats=True)
 
 MAX_CHANNELS = 1_000_000
+
+
+def invalid(message: str) -> PydanticCustomError:
+    """A model-validator error whose text is exactly ``message`` (no "Value error, " prefix)."""
+    return PydanticCustomError("value_error", "{message}", {"message": message})
 
 
 def show(value: Any) -> str:
     """A parameter value as a user wrote it in YAML.
 
-    >>> show((3, 3)), show(5), show("same")
-    ('[3, 3]', '5', "'same'")
+    >>> show((3, None)), show(5), show("same"), show(True)
+    ('[3, null]', '5', "'same'", 'true')
     """
-    if isinstance(value, tuple):
+    if isinstance(value, (tuple, list)):
         return "[" + ", ".join(show(v) for v in value) + "]"
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
     return repr(value) if isinstance(value, str) else str(value)
 
 
@@ -76,14 +115,16 @@ class _SpatialOp(Op):
     nd: ClassVar[int] = 2
     layout: ClassVar[str] = "C, H, W"
     # fields holding one int per spatial axis (or one int for all of them)
-    axis_fields: ClassVar[tuple[str, ...]] = ("kernel_size", "stride", "padding", "dilation", "output_padding")
+    axis_fields: ClassVar[tuple[str, ...]] = ("kernel_size", "stride", "padding", "dilation", "output_padding", "output_size")
 
     @field_validator("*", mode="after")
     @classmethod
     def _check_axes(cls, v: Any, info: ValidationInfo) -> Any:
         if info.field_name in cls.axis_fields and isinstance(v, tuple) and len(v) != cls.nd:
-            many = "an int" if cls.nd == 1 else f"a list of {cls.nd} ints"
-            raise ValueError(f"{info.field_name} must be an int or {many}. Received: {show(v)}")
+            raise PydanticCustomError(
+                "value_error", "{field} needs one value per spatial dim ({n}). Received: {received}",
+                {"field": info.field_name, "n": cls.nd, "received": show(v)},
+            )
         return v
 
     def per_axis(self, value: Any) -> tuple:
@@ -130,9 +171,9 @@ class _ConvNd(_SpatialOp):
     @model_validator(mode="after")
     def _check(self) -> "_ConvNd":
         if self.padding == "same" and any(s != 1 for s in self.per_axis(self.stride)):
-            raise ValueError(f"padding='same' needs stride 1. Received: stride={show(self.stride)}")
+            raise invalid(f"padding='same' needs stride 1. Received: stride={show(self.stride)}")
         if self.out_channels % self.groups:
-            raise ValueError(
+            raise invalid(
                 f"out_channels must be divisible by groups. Received: out_channels={self.out_channels}, groups={self.groups}"
             )
         return self
@@ -260,12 +301,12 @@ class ConvTranspose2d(_SpatialOp):
     def _check(self) -> "ConvTranspose2d":
         for op, s, d in zip(self.per_axis(self.output_padding), self.per_axis(self.stride), self.per_axis(self.dilation)):
             if op >= max(s, d):
-                raise ValueError(
+                raise invalid(
                     "output_padding must be smaller than stride or dilation. Received: "
                     f"output_padding={show(self.output_padding)}, stride={show(self.stride)}, dilation={show(self.dilation)}"
                 )
         if self.out_channels % self.groups:
-            raise ValueError(
+            raise invalid(
                 f"out_channels must be divisible by groups. Received: out_channels={self.out_channels}, groups={self.groups}"
             )
         return self

@@ -5,11 +5,11 @@ Pooling has no parameters and, by the torchvision/fvcore convention, no MACs.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal, Optional, Union
+from typing import Any, ClassVar, Literal, Optional
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import Field, model_validator
 
-from graphspec.ops.conv import Pads, PosInt, Sizes, _int_or_list, _int_or_list_of, _SpatialOp, show
+from graphspec.ops.conv import AdaptiveSizes, Pads, Scales, Sizes, _SpatialOp, invalid, show
 from graphspec.ops.registry import Op, register
 from graphspec.ops.shapes import check_positive, pool_out
 from graphspec.ops.types import Dim, ShapeError, TensorType, dim_add, dim_floordiv, dim_mul, expect_float
@@ -22,15 +22,15 @@ def pool_axis(size: Dim, kernel: int, stride: int, padding: int = 0, dilation: i
     padding" equals min(ceil formula, (size + padding - 1) // stride + 1) when
     padding <= kernel // 2, which the pooling ops enforce.
 
-    >>> pool_axis(5, 2, 2, ceil_mode=True), pool_axis("h", 2, 2, ceil_mode=True)
-    (3, 'min((h+1)//2+1, (h-1)//2+1)')
+    >>> pool_axis(5, 2, 2, ceil_mode=True), pool_axis("h", 2, 2, ceil_mode=True), pool_axis("h", 1, 2, ceil_mode=True)
+    (3, '((h-1)//2)+1', 'min((h//2)+1, ((h-1)//2)+1)')
     """
     if isinstance(size, int) or not ceil_mode or stride == 1:
         return pool_out(size, kernel, stride, padding, dilation, ceil_mode)
     effective = dilation * (kernel - 1) + 1
     rounded_up = dim_add(dim_floordiv(dim_add(size, 2 * padding - effective + stride - 1), stride), 1)
     last_start = dim_add(dim_floordiv(dim_add(size, padding - 1), stride), 1)
-    return f"min({rounded_up}, {last_start})"
+    return rounded_up if rounded_up == last_start else f"min({rounded_up}, {last_start})"
 
 
 class _PoolNd(_SpatialOp):
@@ -52,7 +52,7 @@ class _PoolNd(_SpatialOp):
     def _check_padding(self) -> "_PoolNd":
         for p, k, d in zip(self.per_axis(self.padding), self.per_axis(self.kernel_size), self.dilations()):
             if p > self.max_pad(k, d):
-                raise ValueError(
+                raise invalid(
                     f"padding must be at most {self.max_pad_rule}. "
                     f"Received: padding={show(self.padding)}, kernel_size={show(self.kernel_size)}"
                 )
@@ -152,16 +152,8 @@ class AvgPool2d(_PoolNd):
         )
 
 
-# output_size entries may be null: keep that input size (torch's None)
-AdaptiveSizes = Annotated[
-    Union[Annotated[PosInt, Tag("int")], Annotated[tuple[Optional[PosInt], ...], Tag("list")]],
-    Discriminator(_int_or_list),
-]
-
-
 class _AdaptiveAvgPoolNd(_SpatialOp):
     category = "pool"
-    axis_fields = ("output_size",)
     output_size: AdaptiveSizes = Field(description="output size: an int, or one per axis (null keeps the input size)")
 
     def infer(self, x: TensorType) -> TensorType:
@@ -200,9 +192,6 @@ class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
         return nn.AdaptiveAvgPool2d(self.output_size)
 
 
-PosFloat = Annotated[float, Field(gt=0)]
-Scales = _int_or_list_of(PosFloat, "Input should be a positive number or a list of them")
-
 # mode -> input ranks torch's interpolate accepts (batched only: [N, C, *spatial])
 _UPSAMPLE_RANKS: dict[str, tuple[int, ...]] = {
     "nearest": (3, 4, 5),
@@ -224,7 +213,7 @@ def scale_dim(size: Dim, factor: float) -> Dim:
         return int(size * factor)  # torch truncates the double product
     if float(factor).is_integer():
         return dim_mul(size, int(factor))
-    return f"floor({dim_mul(size, 1)}*{factor})" if size.isidentifier() else f"floor(({size})*{factor})"
+    return f"floor({size}*{factor})" if size.isidentifier() else f"floor(({size})*{factor})"
 
 
 @register
@@ -248,12 +237,12 @@ class Upsample(Op):
     @model_validator(mode="after")
     def _check(self) -> "Upsample":
         if (self.size is None) == (self.scale_factor is None):
-            raise ValueError(
+            raise invalid(
                 "give exactly one of size and scale_factor. "
                 f"Received: size={show(self.size)}, scale_factor={show(self.scale_factor)}"
             )
         if self.align_corners is not None and self.mode.startswith("nearest"):
-            raise ValueError(
+            raise invalid(
                 f"align_corners can only be set with an interpolating mode. Received: mode={self.mode!r}"
             )
         return self
