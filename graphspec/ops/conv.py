@@ -141,7 +141,7 @@ class _SpatialOp(Op):
         expect_float(x)
 
     def channels(self, x: TensorType) -> int:
-        return fixed(x.shape[-self.nd - 1], f"the channel dim of input {x} (in_channels)")
+        return fixed(x.shape[-self.nd - 1], f"{self.op_name}: the channel dim of input {x} (in_channels)")
 
     def received(self, x: TensorType, always: tuple[str, ...] = ("kernel_size",)) -> str:
         """'input [..], kernel_size=.., <other fields the user set>' for error messages."""

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import math
+from typing import Annotated, ClassVar, Union
+
+from pydantic import Field, field_validator
 
 from graphspec.ops.registry import Op, register
-from graphspec.ops.types import ShapeError, TensorType, dim_prod, norm_axis, same_dim
+from graphspec.ops.types import (
+    FLOAT_DTYPES,
+    Dim,
+    ShapeError,
+    TensorType,
+    dim_add,
+    dim_floordiv,
+    dim_mul,
+    dim_prod,
+    expect_float,
+    norm_axis,
+    same_dim,
+)
 
 
 @register
@@ -78,3 +93,441 @@ class Add(Op):
         from graphspec.backends.torch_modules import AddN
 
         return AddN()
+
+
+def _fmt(shape) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def _merge_elementwise(xs: tuple[TensorType, ...], what: str) -> TensorType:
+    """Shared rule of the element-wise merges: one dtype, broadcast shapes."""
+    if len(xs) < 2:
+        raise ShapeError(f"{what} needs at least two inputs. Received: {len(xs)}", code="arity")
+    shape = xs[0].shape
+    for x in xs[1:]:
+        if x.dtype != xs[0].dtype:
+            raise ShapeError(f"{what} inputs must share a dtype. Received: {xs[0].dtype} and {x.dtype}", code="dtype")
+        shape = broadcast(shape, x.shape, what)
+    return TensorType(shape, xs[0].dtype)
+
+
+@register
+class Mul(Op):
+    """Element-wise product of two or more tensors (broadcasting), e.g. a gate."""
+
+    category = "merge"
+    inputs = ("*xs",)
+
+    def infer(self, *xs: TensorType) -> TensorType:
+        return _merge_elementwise(xs, "Mul")
+
+    def build_torch(self, *xs):
+        from graphspec.backends.torch_modules import MulN
+
+        return MulN()
+
+
+@register
+class Sub(Op):
+    """Element-wise difference a - b (broadcasting)."""
+
+    category = "merge"
+    inputs = ("a", "b")
+
+    def infer(self, a: TensorType, b: TensorType) -> TensorType:
+        return _merge_elementwise((a, b), "Sub")
+
+    def build_torch(self, a, b):
+        from graphspec.backends.torch_modules import Sub as TorchSub
+
+        return TorchSub()
+
+
+@register
+class Concat(Op):
+    """Concatenate two or more tensors along dim; the other dims must agree."""
+
+    category = "merge"
+    inputs = ("*xs",)
+    dim: int = Field(description="dim to concatenate along (negative counts from the end), e.g. 1 for channels or -1 for features")
+
+    def infer(self, *xs: TensorType) -> TensorType:
+        if len(xs) < 2:
+            raise ShapeError(f"Concat needs at least two inputs. Received: {len(xs)}", code="arity")
+        first = xs[0]
+        axis = norm_axis(self.dim, first.rank)
+        shape = list(first.shape)
+        for x in xs[1:]:
+            if x.dtype != first.dtype:
+                raise ShapeError(f"Concat inputs must share a dtype. Received: {first.dtype} and {x.dtype}", code="dtype")
+            if x.rank != first.rank or not all(
+                same_dim(a, b) for i, (a, b) in enumerate(zip(shape, x.shape)) if i != axis
+            ):
+                raise ShapeError(
+                    f"Concat inputs must have the same rank and equal sizes except along dim={self.dim}. "
+                    f"Received: shapes {', '.join(str(t) for t in xs)}"
+                )
+            for i, d in enumerate(x.shape):
+                if i == axis:
+                    shape[i] = dim_add(shape[i], d)
+                elif isinstance(d, int):
+                    shape[i] = d  # a fixed size says more than a symbol
+        return first.with_shape(shape)
+
+    def build_torch(self, *xs):
+        from graphspec.backends.torch_modules import Concat as TorchConcat
+
+        return TorchConcat(self.dim)
+
+
+@register
+class Identity(Op):
+    """Return the input unchanged (a named tap point, or a placeholder in a block)."""
+
+    category = "tensor"
+
+    def infer(self, x: TensorType) -> TensorType:
+        return x
+
+    def build_torch(self, x):
+        import torch.nn as nn
+
+        return nn.Identity()
+
+
+def reshape_shape(shape: tuple[Dim, ...], target: tuple[int, ...]) -> tuple[Dim, ...]:
+    """Output shape of Reshape: 0 copies the input size at that position, -1 is inferred.
+
+    Symbolic dims that are copied with 0 cancel out, so the element count can
+    still be checked when only the copied dims are symbolic.
+
+    >>> reshape_shape(("batch", 4, 4), (0, -1))
+    ('batch', 16)
+    >>> reshape_shape((2, 3, 4), (4, -1))
+    (4, 6)
+    >>> reshape_shape(("batch", "seq", 64), (0, 0, 8, -1))
+    ('batch', 'seq', 8, 8)
+    >>> reshape_shape(("batch", "seq", 64), (-1, 64))
+    ('batch*seq', 64)
+    """
+    out: list = []
+    for i, s in enumerate(target):
+        if s == 0:
+            if i >= len(shape):
+                raise ShapeError(
+                    f"Reshape: a 0 in shape copies the input size at that position, but the input has only {len(shape)} dims. "
+                    f"Received: input {_fmt(shape)}, shape={list(target)}"
+                )
+            out.append(shape[i])
+        else:
+            out.append(s)
+    # Copied symbols appear on both sides; what is left must hold the same number of elements.
+    rest_in = [d for d in shape if isinstance(d, str)]
+    for d in out:
+        if isinstance(d, str):
+            rest_in.remove(d)  # each 0 copies a distinct input position, so d is there
+    in_known = math.prod(d for d in shape if isinstance(d, int))
+    out_known = math.prod(d for d in out if isinstance(d, int) and d != -1)
+    mismatch = ShapeError(
+        f"Reshape: the target shape must hold as many elements as the input. "
+        f"Received: input {_fmt(shape)}, shape={list(target)}"
+    )
+    if -1 in out:
+        if out_known == 0:
+            raise ShapeError(f"Reshape: -1 cannot be inferred next to a zero-size dim. Received: input {_fmt(shape)}, shape={list(target)}")
+        if in_known % out_known == 0:
+            inferred: Dim = dim_mul(dim_prod(rest_in), in_known // out_known)
+        elif not rest_in:
+            raise mismatch
+        else:  # decidable only at run time
+            inferred = dim_floordiv(dim_mul(dim_prod(rest_in), in_known), out_known)
+        out[out.index(-1)] = inferred
+    elif not rest_in and in_known != out_known:
+        raise mismatch
+    return tuple(out)
+
+
+@register
+class Reshape(Op):
+    """Reshape to a target shape; 0 copies the input size (e.g. the batch) and one -1 is inferred."""
+
+    category = "tensor"
+    shape: tuple[Annotated[int, Field(ge=-1)], ...] = Field(
+        max_length=16,
+        description="target shape; 0 copies the input size at that position (keeps dynamic dims dynamic), "
+        "-1 (at most one) is inferred from the element count",
+    )
+
+    @field_validator("shape")
+    @classmethod
+    def _one_minus_one(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if v.count(-1) > 1:
+            raise ValueError(f"shape may contain at most one -1. Received: {list(v)}")
+        return v
+
+    def infer(self, x: TensorType) -> TensorType:
+        return x.with_shape(reshape_shape(x.shape, self.shape))
+
+    def build_torch(self, x):
+        from graphspec.backends.torch_modules import Reshape as TorchReshape
+
+        return TorchReshape(self.shape)
+
+
+@register
+class Permute(Op):
+    """Reorder dims: output dim i is input dim dims[i] (e.g. [0, 2, 1] swaps the last two)."""
+
+    category = "tensor"
+    dims: tuple[int, ...] = Field(min_length=1, max_length=16, description="a permutation of the input dims (negative allowed)")
+
+    def infer(self, x: TensorType) -> TensorType:
+        norm = [d % x.rank if -x.rank <= d < x.rank else None for d in self.dims] if x.rank else []
+        if len(self.dims) != x.rank or None in norm or len(set(norm)) != x.rank:
+            raise ShapeError(
+                f"Permute: dims must list every input dim exactly once. "
+                f"Received: dims={list(self.dims)} for input {x} (rank {x.rank})"
+            )
+        return x.with_shape(x.shape[d] for d in norm)
+
+    def build_torch(self, x):
+        from graphspec.backends.torch_modules import Permute as TorchPermute
+
+        return TorchPermute(self.dims)
+
+
+@register
+class Transpose(Op):
+    """Swap two dims (e.g. dim0=1, dim1=2 turns [batch, seq, feat] into [batch, feat, seq])."""
+
+    category = "tensor"
+    dim0: int = Field(description="first dim to swap")
+    dim1: int = Field(description="second dim to swap")
+
+    def infer(self, x: TensorType) -> TensorType:
+        a = norm_axis(self.dim0, x.rank, "dim0")
+        b = norm_axis(self.dim1, x.rank, "dim1")
+        shape = list(x.shape)
+        shape[a], shape[b] = shape[b], shape[a]
+        return x.with_shape(shape)
+
+    def build_torch(self, x):
+        from graphspec.backends.torch_modules import Transpose as TorchTranspose
+
+        return TorchTranspose(self.dim0, self.dim1)
+
+
+@register
+class Squeeze(Op):
+    """Remove one dim of size 1."""
+
+    category = "tensor"
+    dim: int = Field(description="the size-1 dim to remove")
+
+    def infer(self, x: TensorType) -> TensorType:
+        axis = norm_axis(self.dim, x.rank)
+        if x.shape[axis] != 1:
+            raise ShapeError(f"Squeeze: dim={self.dim} must have size 1. Received: input {x}")
+        return x.with_shape(x.shape[:axis] + x.shape[axis + 1 :])
+
+    def build_torch(self, x):
+        from graphspec.backends.torch_modules import Squeeze as TorchSqueeze
+
+        return TorchSqueeze(self.dim)
+
+
+@register
+class Unsqueeze(Op):
+    """Insert a dim of size 1 at dim (e.g. dim=1 turns [batch, feat] into [batch, 1, feat])."""
+
+    category = "tensor"
+    dim: int = Field(description="position of the new dim in the output (negative counts from the end)")
+
+    def infer(self, x: TensorType) -> TensorType:
+        axis = norm_axis(self.dim, x.rank + 1)
+        return x.with_shape(x.shape[:axis] + (1,) + x.shape[axis:])
+
+    def build_torch(self, x):
+        from graphspec.backends.torch_modules import Unsqueeze as TorchUnsqueeze
+
+        return TorchUnsqueeze(self.dim)
+
+
+@register
+class Select(Op):
+    """Take one index along dim and drop that dim (dim=1, index=-1: an RNN's last time step)."""
+
+    category = "tensor"
+    dim: int = Field(description="dim to index (negative counts from the end)")
+    index: int = Field(description="position along dim (negative counts from the end)")
+
+    def infer(self, x: TensorType) -> TensorType:
+        axis = norm_axis(self.dim, x.rank)
+        size = x.shape[axis]
+        if isinstance(size, int) and not -size <= self.index < size:
+            raise ShapeError(f"Select: index={self.index} is out of range for size {size} along dim={self.dim}. Received: input {x}")
+        return x.with_shape(x.shape[:axis] + x.shape[axis + 1 :])
+
+    def build_torch(self, x):
+        from graphspec.backends.torch_modules import Select as TorchSelect
+
+        return TorchSelect(self.dim, self.index)
+
+
+# ------------------------------------------------------------------ split
+# Ports are names, so a split's pieces are the fixed ports out0..out7; a node
+# uses as many as its parameters make (infer returns exactly that many), and
+# a bare reference means out0. `variable_outputs` tells the graph passes that
+# fewer types than ports is expected here (it is a bug anywhere else).
+MAX_PIECES = 8
+PIECE_PORTS = tuple(f"out{i}" for i in range(MAX_PIECES))
+
+
+def _pieces(x: TensorType, axis: int, sizes: list[Dim]) -> tuple[TensorType, ...]:
+    return tuple(x.with_shape(x.shape[:axis] + (s,) + x.shape[axis + 1 :]) for s in sizes)
+
+
+def _even_pieces(size: int, piece: int) -> list[int]:
+    """Sizes torch.split(size=piece) makes: full pieces, then the remainder.
+
+    >>> _even_pieces(10, 4)
+    [4, 4, 2]
+    """
+    return [min(piece, size - start) for start in range(0, size, piece)]
+
+
+@register
+class Split(Op):
+    """Split along dim into pieces of one size, or of listed sizes; outputs out0..out7."""
+
+    category = "tensor"
+    outputs = PIECE_PORTS
+    variable_outputs: ClassVar[bool] = True
+    split_size_or_sections: Union[Annotated[int, Field(gt=0)], tuple[Annotated[int, Field(gt=0)], ...]] = Field(
+        description=f"an int: pieces of that size (the last may be smaller); a list: the size of each piece. "
+        f"At most {MAX_PIECES} pieces, read from ports out0, out1, ..."
+    )
+    dim: int = Field(description="dim to split (negative counts from the end)")
+
+    @field_validator("split_size_or_sections")
+    @classmethod
+    def _at_most_max(cls, v):
+        if isinstance(v, tuple) and not 1 <= len(v) <= MAX_PIECES:
+            raise ValueError(f"sections must list 1 to {MAX_PIECES} sizes. Received: {len(v)}")
+        return v
+
+    def infer(self, x: TensorType) -> tuple[TensorType, ...]:
+        axis = norm_axis(self.dim, x.rank)
+        size = x.shape[axis]
+        spec = self.split_size_or_sections
+        if isinstance(spec, tuple):
+            if isinstance(size, int) and sum(spec) != size:
+                raise ShapeError(
+                    f"Split: the sections must add up to the size along dim={self.dim}. "
+                    f"Received: sections {list(spec)} (sum {sum(spec)}) for input {x}"
+                )
+            return _pieces(x, axis, list(spec))
+        if not isinstance(size, int):
+            raise ShapeError(
+                f"Split by size needs a fixed size along dim={self.dim} to know the number of pieces. Received: input {x}",
+                hint="list the section sizes instead",
+            )
+        sizes = _even_pieces(size, spec)
+        if len(sizes) > MAX_PIECES:
+            raise ShapeError(
+                f"Split makes at most {MAX_PIECES} pieces. Received: size {size} along dim={self.dim} "
+                f"in pieces of {spec} ({len(sizes)} pieces)"
+            )
+        return _pieces(x, axis, sizes)
+
+    def build_torch(self, x):
+        from graphspec.backends.torch_modules import Split as TorchSplit
+
+        return TorchSplit(self.split_size_or_sections, self.dim)
+
+
+@register
+class Chunk(Op):
+    """Split along dim into `chunks` near-equal pieces (torch.chunk); outputs out0..out7."""
+
+    category = "tensor"
+    outputs = PIECE_PORTS
+    variable_outputs: ClassVar[bool] = True
+    chunks: int = Field(ge=1, le=MAX_PIECES, description="number of pieces, read from ports out0, out1, ...")
+    dim: int = Field(description="dim to split (negative counts from the end)")
+
+    def infer(self, x: TensorType) -> tuple[TensorType, ...]:
+        axis = norm_axis(self.dim, x.rank)
+        size = x.shape[axis]
+        if not isinstance(size, int):
+            raise ShapeError(
+                f"Chunk needs a fixed size along dim={self.dim}. Received: input {x}",
+                hint="use Split with listed sections, or chunk a fixed dim",
+            )
+        sizes = _even_pieces(size, -(-size // self.chunks)) if size else []
+        if len(sizes) != self.chunks:
+            # torch.chunk silently returns fewer pieces (e.g. 6 in 5 chunks gives 3 of 2)
+            raise ShapeError(
+                f"Chunk: size {size} along dim={self.dim} does not make {self.chunks} chunks "
+                f"(torch.chunk would return {len(sizes)}). Received: input {x}, chunks={self.chunks}",
+                hint="use Split with explicit sections",
+            )
+        return _pieces(x, axis, sizes)
+
+    def build_torch(self, x):
+        from graphspec.backends.torch_modules import Chunk as TorchChunk
+
+        return TorchChunk(self.chunks, self.dim)
+
+
+# ------------------------------------------------------------------ reductions
+
+
+class _Reduce(Op):
+    category = "reduce"
+    # an empty list would mean "all dims" to torch but "none" to the reader, so it is refused
+    dim: Union[int, Annotated[tuple[int, ...], Field(min_length=1)], None] = Field(
+        None, description="dim or list of dims to reduce (negative counts from the end); none: all dims"
+    )
+    keepdim: bool = Field(False, description="keep reduced dims with size 1")
+
+    def _out_shape(self, x: TensorType) -> tuple[Dim, ...]:
+        if self.dim is None:
+            axes = set(range(x.rank))
+        else:
+            dims = (self.dim,) if isinstance(self.dim, int) else self.dim
+            norm = [norm_axis(d, x.rank) for d in dims]
+            if len(set(norm)) != len(norm):
+                raise ShapeError(f"{self.op_name}: dim lists a dim twice. Received: dim={list(dims)} for input {x}")
+            axes = set(norm)
+        if self.keepdim:
+            return tuple(1 if i in axes else d for i, d in enumerate(x.shape))
+        return tuple(d for i, d in enumerate(x.shape) if i not in axes)
+
+
+@register
+class Mean(_Reduce):
+    """Mean over dim (all dims by default); float inputs."""
+
+    def infer(self, x: TensorType) -> TensorType:
+        expect_float(x)
+        return x.with_shape(self._out_shape(x))
+
+    def build_torch(self, x):
+        from graphspec.backends.torch_modules import Mean as TorchMean
+
+        return TorchMean(self.dim, self.keepdim)
+
+
+@register
+class Sum(_Reduce):
+    """Sum over dim (all dims by default); integer and bool inputs sum to int64 as in torch."""
+
+    def infer(self, x: TensorType) -> TensorType:
+        dtype = x.dtype if x.dtype in FLOAT_DTYPES else "int64"
+        return TensorType(self._out_shape(x), dtype)
+
+    def build_torch(self, x):
+        from graphspec.backends.torch_modules import Sum as TorchSum
+
+        return TorchSum(self.dim, self.keepdim)
