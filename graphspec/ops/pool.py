@@ -5,11 +5,11 @@ Pooling has no parameters and, by the torchvision/fvcore convention, no MACs.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import Field, model_validator
 
-from graphspec.ops.conv import AdaptiveSizes, Pads, Scales, Sizes, _SpatialOp, invalid, show
+from graphspec.ops.conv import AdaptiveSizes, Pads, Scales, Sizes, _SpatialOp, axis_out, invalid, show
 from graphspec.ops.registry import Op, register
 from graphspec.ops.shapes import check_positive, pool_out
 from graphspec.ops.types import Dim, ShapeError, TensorType, dim_add, dim_floordiv, dim_mul, expect_float
@@ -22,14 +22,19 @@ def pool_axis(size: Dim, kernel: int, stride: int, padding: int = 0, dilation: i
     padding" equals min(ceil formula, (size + padding - 1) // stride + 1) when
     padding <= kernel // 2, which the pooling ops enforce.
 
-    >>> pool_axis(5, 2, 2, ceil_mode=True), pool_axis("h", 2, 2, ceil_mode=True), pool_axis("h", 1, 2, ceil_mode=True)
-    (3, '((h-1)//2)+1', 'min((h//2)+1, ((h-1)//2)+1)')
+    >>> pool_axis(5, 2, 2, ceil_mode=True), pool_axis("h", 2, 2), pool_axis("h", 2, 2, ceil_mode=True)
+    (3, 'h//2', '(h+1)//2')
+    >>> pool_axis("h", 1, 2, ceil_mode=True)
+    'min((h+2)//2, (h+1)//2)'
     """
-    if isinstance(size, int) or not ceil_mode or stride == 1:
+    if isinstance(size, int):
         return pool_out(size, kernel, stride, padding, dilation, ceil_mode)
     effective = dilation * (kernel - 1) + 1
-    rounded_up = dim_add(dim_floordiv(dim_add(size, 2 * padding - effective + stride - 1), stride), 1)
-    last_start = dim_add(dim_floordiv(dim_add(size, padding - 1), stride), 1)
+    if not ceil_mode or stride == 1:  # ceil_mode changes nothing at stride 1
+        return axis_out(size, kernel, stride, padding, dilation)
+    # (a - 1) // s + 1 written as (a + s - 1) // s, and so on: one division per dim
+    rounded_up = dim_floordiv(dim_add(size, 2 * padding - effective + 2 * stride - 1), stride)
+    last_start = dim_floordiv(dim_add(size, padding - 1 + stride), stride)
     return rounded_up if rounded_up == last_start else f"min({rounded_up}, {last_start})"
 
 
@@ -40,22 +45,17 @@ class _PoolNd(_SpatialOp):
     padding: Pads = Field(0, description="implicit padding on both sides, at most half the kernel")
     ceil_mode: bool = Field(False, description="round the output size up instead of down")
 
-    max_pad_rule: ClassVar[str] = "half the kernel size"
-
     def dilations(self) -> tuple[int, ...]:
         return (1,) * self.nd
 
-    def max_pad(self, kernel: int, dilation: int) -> int:
-        return kernel // 2
-
     @model_validator(mode="after")
     def _check_padding(self) -> "_PoolNd":
-        for p, k, d in zip(self.per_axis(self.padding), self.per_axis(self.kernel_size), self.dilations()):
-            if p > self.max_pad(k, d):
-                raise invalid(
-                    f"padding must be at most {self.max_pad_rule}. "
-                    f"Received: padding={show(self.padding)}, kernel_size={show(self.kernel_size)}"
-                )
+        # torch's kernels check kernel_size // 2 >= padding, dilation or not
+        if any(p > k // 2 for p, k in zip(self.per_axis(self.padding), self.per_axis(self.kernel_size))):
+            raise invalid(
+                "padding must be at most half the kernel size. "
+                f"Received: padding={show(self.padding)}, kernel_size={show(self.kernel_size)}"
+            )
         return self
 
     def infer(self, x: TensorType) -> TensorType:
@@ -69,13 +69,9 @@ class _PoolNd(_SpatialOp):
 
 class _MaxPoolNd(_PoolNd):
     dilation: Sizes = Field(1, description="spacing between window elements: an int or one per axis")
-    max_pad_rule = "half the effective kernel size, dilation*(kernel_size-1)+1"
 
     def dilations(self) -> tuple[int, ...]:
         return self.per_axis(self.dilation)
-
-    def max_pad(self, kernel: int, dilation: int) -> int:
-        return (dilation * (kernel - 1) + 1) // 2
 
     def torch_kwargs(self) -> dict:
         return dict(

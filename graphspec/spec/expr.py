@@ -39,6 +39,8 @@ def _checked(value: Any) -> Any:
         raise ExprError("expr-value", f"integer result {value:.3e} is out of range (|x| <= 2**62)")
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
         raise ExprError("expr-value", f"result is {value}")
+    if isinstance(value, complex):
+        raise ExprError("expr-value", f"result {value} is a complex number")
     return value
 
 
@@ -67,7 +69,13 @@ def _pow(a, b):
         raise ExprError("expr-value", "power result would be too large")
     if a == 0 and b < 0:
         raise ExprError("expr-zero-division", "zero raised to a negative power")
-    return a**b
+    try:
+        result = a**b
+    except OverflowError:
+        raise ExprError("expr-value", f"{a!r} ** {b!r} is too large")
+    if isinstance(result, complex):
+        raise ExprError("expr-value", f"{a!r} ** {b!r} is not a real number")
+    return result
 
 
 _BINOPS = {
@@ -94,13 +102,20 @@ def _ceil_div(a, b):
     return -_floordiv(-a, b)
 
 
+def _round(x, ndigits=None):
+    # round(5, -10**9) would compute 10**(10**9): bound the digits
+    if ndigits is not None and (isinstance(ndigits, bool) or not isinstance(ndigits, int) or abs(ndigits) > 30):
+        raise ExprError("expr-value", f"round(): ndigits must be an integer from -30 to 30. Received: {ndigits!r}")
+    return round(x) if ndigits is None else round(x, ndigits)
+
+
 FUNCTIONS: dict[str, Any] = {
     "min": min,
     "max": max,
     "abs": abs,
     "int": int,
     "float": float,
-    "round": round,
+    "round": _round,
     "ceil": math.ceil,
     "floor": math.floor,
     "ceil_div": _ceil_div,
@@ -127,7 +142,14 @@ def evaluate(source: str, scope: Mapping[str, Any]) -> Any:
         tree = ast.parse(source.strip(), mode="eval")
     except SyntaxError as exc:
         raise ExprError("expr-syntax", f"cannot parse expression {source!r}: {exc.msg}")
-    return _checked(_Eval(scope).visit(tree.body))
+    except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes, absurd nesting
+        raise ExprError("expr-syntax", f"cannot parse expression {source!r}: {type(exc).__name__}")
+    try:
+        return _checked(_Eval(scope).visit(tree.body))
+    except RecursionError:
+        raise ExprError("expr-syntax", "expression is nested too deeply")
+    except ArithmeticError as exc:  # float overflow and the like: never a crash
+        raise ExprError("expr-value", f"cannot compute {source.strip()!r}: {exc}")
 
 
 class _Eval:

@@ -23,8 +23,49 @@ from graphspec.spec.yamlload import LocatedTree, load_file, parse
 BLOCK_FILE_KEYS = {"graphspec", "doc", "imports", "blocks"}
 
 
+def _strip_union_tags(loc: tuple, data: Any, keep_last: bool) -> tuple:
+    """Drop the parts of a pydantic error location that name union branches
+    (``outputs.str``, ``shape.0.int``) or dict keys (``[key]``): keep only the
+    parts that exist in the data, so the location is a path in the YAML tree."""
+    out = []
+    cur = data
+    for i, part in enumerate(loc):
+        if isinstance(cur, dict) and part in cur:
+            cur = cur[part]
+        elif isinstance(cur, list) and isinstance(part, int) and not isinstance(part, bool) and 0 <= part < len(cur):
+            cur = cur[part]
+        elif not (keep_last and i == len(loc) - 1):
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def _group_union_errors(errors: list[dict], data: Any) -> list[dict]:
+    """One error per place: the failures of every branch of a union become one."""
+    grouped: dict[tuple, dict] = {}
+    for err in errors:
+        loc = tuple(err["loc"])
+        if err["type"] in ("missing", "extra_forbidden"):
+            grouped[(loc, err["type"])] = err
+            continue
+        stripped = _strip_union_tags(loc, data, keep_last=False)
+        key = (stripped, "value")
+        if key not in grouped:
+            grouped[key] = dict(err, loc=stripped)
+        else:
+            first = grouped[key]
+            msg = err["msg"].removeprefix("Input should be ")
+            if msg not in first["msg"]:
+                first["msg"] = f"{first['msg']}, or {msg}"
+            first["type"] = "union_type"
+    return list(grouped.values())
+
+
 def _schema_errors(exc: ValidationError, tree: LocatedTree, model, out: Collector, prefix: tuple = ()) -> None:
-    for err in exc.errors():
+    data = tree.data
+    for part in prefix:
+        data = data.get(part) if isinstance(data, dict) else None
+    for err in _group_union_errors(exc.errors(), data):
         loc = prefix + tuple(err["loc"])
         received = err.get("input")
         if err["type"] == "extra_forbidden":
@@ -41,7 +82,7 @@ def _schema_errors(exc: ValidationError, tree: LocatedTree, model, out: Collecto
             out.add("version", f"unsupported format version {received!r}; this graphspec reads version 1", location=tree.loc(loc))
         else:
             shown = received if not isinstance(received, (dict, list)) else type(received).__name__
-            out.add("bad-type" if "type" in err["type"] else "bad-value", f"{'.'.join(map(str, loc))}: {err['msg']}. Received: {shown!r}", location=tree.loc(loc))
+            out.add("bad-type" if "type" in err["type"] else "bad-value", f"{'.'.join(map(str, loc)) or 'spec'}: {err['msg']}. Received: {shown!r}", location=tree.loc(loc))
 
 
 def _fields_at(model, loc: tuple) -> list[str]:
@@ -87,7 +128,14 @@ class Loader:
             if problem:
                 self.out.add("bad-name", f"import alias {problem}", location=tree.loc(("imports", alias), key=True))
                 continue
-            target = (base / rel).resolve()
+            if not isinstance(rel, str):
+                self.out.add("bad-type", f"import {alias!r} must be a relative file path. Received: {rel!r}", location=iloc)
+                continue
+            try:
+                target = (base / rel).resolve()
+            except (OSError, ValueError, RuntimeError) as exc:  # NUL bytes, symlink loops
+                self.out.add("import", f"cannot import {rel!r}: {exc}", location=iloc)
+                continue
             key = str(target)
             if key in stack:
                 chain = " -> ".join(Path(p).name for p in stack[stack.index(key):] + [key])
@@ -110,6 +158,9 @@ class Loader:
             for d in exc.diagnostics:
                 if d.code == "file-not-found":
                     d = Diagnostic("import", f"imported file {rel!r} not found (looked at {key})", location=where)
+                elif d.code in ("file-unreadable", "file-too-large"):
+                    # the problem is in the import line of this spec, not a file on the command line
+                    d = Diagnostic("import", f"cannot import {rel!r}: {d.message}", location=where)
                 self.out.diagnostics.append(d)
             return None
         data = tree.data
@@ -139,20 +190,28 @@ class Loader:
             except ValidationError as exc:
                 _schema_errors(exc, tree, BlockDecl, self.out, ("blocks", name))
         imports = data.get("imports")
+        if imports is not None and not isinstance(imports, dict):
+            self.out.add("bad-type", "'imports' must be a mapping of alias to relative file path", location=tree.loc(("imports",)))
         return {"blocks": valid, "imports": imports if isinstance(imports, dict) else {}}
 
     # -- the main file -------------------------------------------------------
     def load(self, tree: LocatedTree, overrides: Mapping[str, Any] | None, name_hint: str) -> Spec:
         data = tree.data
+        if data is None:
+            raise GraphspecError.one("schema", "the spec file is empty; a spec is a YAML mapping with 'graphspec: 1' at the top", location=tree.loc(()))
         if not isinstance(data, dict):
-            raise GraphspecError.one("schema", "a spec must be a YAML mapping with 'graphspec: 1' at the top", location=tree.loc(()))
+            raise GraphspecError.one(
+                "schema",
+                f"a spec must be a YAML mapping with 'graphspec: 1' at the top. Received: {type(data).__name__}",
+                location=tree.loc(()),
+            )
         if overrides:
             ov.apply(data, overrides, tree.file)
         try:
             spec_file = SpecFile.model_validate(data)
         except ValidationError as exc:
             _schema_errors(exc, tree, SpecFile, self.out)
-            self.out.raise_if_errors()
+            self._raise_if_errors(tree)
             raise  # pragma: no cover
         single = spec_file.nodes is not None or spec_file.inputs is not None or spec_file.outputs is not None
         if single and spec_file.graphs is not None:
@@ -163,11 +222,11 @@ class Loader:
             for k in ("inputs", "nodes", "outputs"):
                 if getattr(spec_file, k) is None:
                     self.out.add("missing-field", f"missing field {k!r}", location=tree.loc(()))
-        self.out.raise_if_errors()
+        self._raise_if_errors(tree)
 
         params = self._params(tree, spec_file.params)
         table = self._block_table(tree, data, [str(Path(tree.file).resolve())])
-        self.out.raise_if_errors()
+        self._raise_if_errors(tree)
 
         builder = GraphBuilder(self.out, params, table)
         graphs = {}
@@ -179,8 +238,7 @@ class Loader:
             graph = builder.build(gname, decl, Source(tree, path))
             if graph is not None:
                 graphs[gname] = graph
-        self._dedupe()
-        self.out.raise_if_errors()
+        self._raise_if_errors(tree)
 
         resolved_train = None
         if spec_file.train is not None:
@@ -202,8 +260,7 @@ class Loader:
         from graphspec.passes.manager import run_default_passes
 
         run_default_passes(spec, self.out)
-        self._dedupe()
-        self.out.raise_if_errors()
+        self._raise_if_errors(tree)
         spec.warnings = self.out.warnings
         return spec
 
@@ -221,8 +278,12 @@ class Loader:
                 self.out.add(exc.code, f"params.{key}: {exc}", location=tree.loc(("params", key)), hint=exc.hint)
         return params
 
-    def _dedupe(self) -> None:
-        """A problem inside a block used many times is reported once."""
+    def _dedupe(self, tree: LocatedTree | None = None) -> None:
+        """A problem inside a block used many times is reported once.
+
+        Diagnostics are also put in reading order: the spec's own file first,
+        then imported files in the order they were read, each by line and column.
+        """
         seen = set()
         unique = []
         for d in self.out.diagnostics:
@@ -231,7 +292,22 @@ class Loader:
                 continue
             seen.add(key)
             unique.append(d)
-        self.out.diagnostics = unique
+        files: dict[str | None, int] = {None: -1}
+        if tree is not None:
+            files[tree.file] = 0
+        for d in unique:
+            if d.location is not None and d.location.file not in files:
+                files[d.location.file] = len(files)
+
+        def place(d: Diagnostic):
+            loc = d.location or Location()
+            return (files[loc.file], loc.line or 0, loc.col or 0)
+
+        self.out.diagnostics = sorted(unique, key=place)
+
+    def _raise_if_errors(self, tree: LocatedTree) -> None:
+        self._dedupe(tree)
+        self.out.raise_if_errors()
 
 
 def load(

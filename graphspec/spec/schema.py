@@ -21,6 +21,7 @@ from graphspec.ops.types import DTYPES
 IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 FORMAT_VERSION = 1
 MAX_NODES_PER_SCOPE = 200_000
+MAX_DIM = 2**31 - 1  # largest tensor dim accepted (input shapes, example sizes)
 
 
 def name_problem(name: str) -> str | None:
@@ -90,6 +91,8 @@ class SpecFile(_Strict):
         for k, n in v.items():
             if n <= 0:
                 raise ValueError(f"dim {k!r} must be positive, got {n}")
+            if n > MAX_DIM:
+                raise ValueError(f"dim {k!r} is {n:,}; the largest size is {MAX_DIM:,} (2**31 - 1)")
         return v
 
 

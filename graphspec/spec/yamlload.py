@@ -28,6 +28,9 @@ from graphspec.errors import Diagnostic, GraphspecError, Location
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_NODES = 2_000_000  # scalars+collections after alias expansion
+# Values that aliases may add on top of the ones written out in the text. A
+# real spec reuses a few small anchors; an alias bomb multiplies them.
+MAX_ALIAS_EXTRA = 100_000
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -84,7 +87,9 @@ def read_text(path: str | Path) -> str:
     except IsADirectoryError:
         raise GraphspecError.one("file-unreadable", f"{name} is a directory, not a spec file", location=Location(name))
     except OSError as exc:
-        raise GraphspecError.one("file-unreadable", f"cannot read {name}: {exc.strerror}", location=Location(name))
+        raise GraphspecError.one("file-unreadable", f"cannot read {name}: {exc.strerror or exc}", location=Location(name))
+    except ValueError as exc:  # e.g. an embedded NUL byte in the path
+        raise GraphspecError.one("file-unreadable", f"cannot read {name!r}: {exc}", location=Location(name))
     if len(raw) > MAX_FILE_BYTES:
         raise GraphspecError.one(
             "file-too-large",
@@ -136,6 +141,7 @@ def parse(text: str, file: str = "<string>") -> LocatedTree:
         tree.data = None
         tree.locations[()] = Location(file, 1, 1)
         return tree
+    _check_expansion(root, file)
     builder = _Builder(file, tree)
     tree.data = builder.build(root, (), 0)
     return tree
@@ -145,9 +151,69 @@ def load_file(path: str | Path) -> LocatedTree:
     return parse(read_text(path), str(path))
 
 
+def _check_expansion(root, file: str) -> None:
+    """Measure the tree that aliases expand to, before building any of it.
+
+    Each composed node is visited once (aliases share nodes), so an alias bomb
+    is caught in time proportional to the text, not to its expansion.
+    Reports alias cycles, nesting deeper than MAX_DEPTH and expansions beyond
+    MAX_NODES or more than MAX_ALIAS_EXTRA values over the written-out ones.
+    """
+    sizes: dict[int, int] = {}
+    heights: dict[int, int] = {}
+    active: set[int] = set()
+
+    def visit(node, depth: int) -> tuple[int, int]:
+        key = id(node)
+        if key in sizes:
+            return sizes[key], heights[key]
+        if depth > MAX_DEPTH:
+            raise GraphspecError.one("yaml-too-deep", f"YAML nesting is deeper than {MAX_DEPTH} levels", location=_mark(file, node.start_mark))
+        if key in active:
+            raise GraphspecError.one("yaml-alias-cycle", "an alias refers to a collection that contains it", location=_mark(file, node.start_mark))
+        size, height = 1, 0
+        if isinstance(node, (yaml.SequenceNode, yaml.MappingNode)):
+            active.add(key)
+            children = node.value if isinstance(node, yaml.SequenceNode) else [c for pair in node.value for c in pair]
+            for child in children:
+                s, h = visit(child, depth + 1)
+                size += s
+                height = max(height, h + 1)
+                if size > MAX_NODES:
+                    break
+            active.discard(key)
+        sizes[key], heights[key] = size, height
+        if size > MAX_NODES:
+            raise GraphspecError.one(
+                "yaml-too-large",
+                f"the document expands to more than {MAX_NODES:,} values (an alias bomb?)",
+                location=_mark(file, node.start_mark),
+            )
+        return size, height
+
+    total, _ = visit(root, 0)
+    if total - len(sizes) > MAX_ALIAS_EXTRA:
+        raise GraphspecError.one(
+            "yaml-too-large",
+            f"aliases expand the document from {len(sizes):,} to {total:,} values; at most {MAX_ALIAS_EXTRA:,} more values may come from aliases (an alias bomb?)",
+            location=_mark(file, root.start_mark),
+            hint="write the repeated parts out, or use a block with 'repeat'",
+        )
+
+
 def _yaml_error(exc: yaml.YAMLError, file: str, text: str) -> GraphspecError:
+    if isinstance(exc, yaml.reader.ReaderError):
+        # raised for bytes/characters YAML forbids; it carries a character offset, not a mark
+        pos = exc.position if isinstance(exc.position, int) and 0 <= exc.position <= len(text) else 0
+        before = text[:pos]
+        line = before.count("\n") + 1
+        col = pos - (before.rfind("\n") + 1) + 1
+        char = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        return GraphspecError.one("yaml-syntax", f"YAML syntax error: unacceptable character {char}: {exc.reason}", location=Location(file, line, col))
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     loc = _mark(file, mark) if mark is not None else Location(file)
+    if "maximum nesting depth" in str(getattr(exc, "problem", "")):
+        return GraphspecError.one("yaml-too-deep", f"YAML nesting is far deeper than {MAX_DEPTH} levels", location=loc)
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
     message = f"{context}, {problem}" if context else str(problem)

@@ -1,0 +1,297 @@
+"""Training data: built-in sets (digits, sine, text) and user files (.npz, .csv).
+
+:func:`load_splits` turns a ``train.data`` config into train/val/test
+:class:`Dataset` objects whose ``inputs`` are named like the graph's inputs,
+checked against their declared shapes and dtypes (a "data" error, exit 5,
+naming both when they disagree).
+
+Splits are fixed by ``train.split_seed`` (not the training seed): a seeded
+permutation, then ``int(n * (1 - val - test))`` train and ``int(n * val)``
+validation examples, the rest test. For digits (1797 images) that is
+1257 / 269 / 271.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from graphspec.errors import GraphspecError
+
+
+@dataclass
+class Dataset:
+    """Examples: one tensor per graph input, and a target (None for unsupervised data)."""
+
+    inputs: dict[str, Any]  # name -> torch.Tensor [N, ...]
+    target: Any = None  # torch.Tensor [N, ...] or None
+
+    def __len__(self) -> int:
+        return len(next(iter(self.inputs.values())))
+
+    def arrays(self) -> tuple:
+        """Inputs in insertion (graph) order, then the target if any: for Task.batches()."""
+        return tuple(self.inputs.values()) + ((self.target,) if self.target is not None else ())
+
+
+@dataclass
+class Splits:
+    train: Dataset
+    val: Dataset
+    test: Dataset
+    meta: dict[str, Any] = field(default_factory=dict)  # e.g. classes, vocab, source
+
+
+def data_error(message: str, hint: str | None = None) -> GraphspecError:
+    return GraphspecError.one("data", message, hint=hint)
+
+
+# ----------------------------------------------------------------- sources
+def digits(rows: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """sklearn's bundled 8x8 digits: images [N,1,8,8] (or rows [N,8,8]) in 0..1, labels int64.
+
+    >>> x, y = digits()
+    >>> x.shape, x.dtype, float(x.max()), y.shape, int(y.max())
+    ((1797, 1, 8, 8), dtype('float32'), 1.0, (1797,), 9)
+    """
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = (d.images / 16.0).astype(np.float32)
+    x = x if rows else x[:, None, :, :]
+    return x, d.target.astype(np.int64)
+
+
+def sine(samples: int = 2000, seq_len: int = 32, horizon: int = 1, noise: float = 0.05, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Noisy sine waves with random frequency, phase and amplitude: x [N, seq_len, 1], y [N, horizon] (next values, noise-free).
+
+    >>> x, y = sine(10, 16, 2)
+    >>> x.shape, y.shape, x.dtype
+    ((10, 16, 1), (10, 2), dtype('float32'))
+    """
+    rng = np.random.default_rng(seed)
+    freq = rng.uniform(0.1, 0.5, size=(samples, 1))
+    phase = rng.uniform(0, 2 * np.pi, size=(samples, 1))
+    amp = rng.uniform(0.5, 1.5, size=(samples, 1))
+    t = np.arange(seq_len + horizon)[None, :]
+    clean = amp * np.sin(freq * t + phase)
+    x = clean[:, :seq_len] + noise * rng.standard_normal((samples, seq_len))
+    y = clean[:, seq_len:]
+    return x[:, :, None].astype(np.float32), y.astype(np.float32)
+
+
+def text(path: Path, seq_len: int = 64, samples: int | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Byte-level next-character windows over a text file: x, y int64 [N, seq_len], y = x shifted by one.
+
+    The vocabulary is the 256 byte values (ASCII text: one byte per character),
+    so the model's last dim must be 256.
+    """
+    try:
+        raw = np.frombuffer(Path(path).read_bytes(), dtype=np.uint8).astype(np.int64)
+    except OSError as exc:
+        raise GraphspecError.one("file-not-found" if isinstance(exc, FileNotFoundError) else "file-unreadable", f"cannot read text file {str(path)!r}: {exc.strerror or exc}")
+    if len(raw) < seq_len + 2:
+        raise data_error(f"text file {str(path)!r} has {len(raw)} bytes; it needs more than seq_len + 1 = {seq_len + 1}")
+    if samples is None:
+        starts = np.arange(0, len(raw) - seq_len - 1, max(1, seq_len // 2))
+    else:
+        starts = np.random.default_rng(seed).integers(0, len(raw) - seq_len - 1, size=samples)
+    idx = starts[:, None] + np.arange(seq_len)[None, :]
+    return raw[idx], raw[idx + 1]
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise GraphspecError.one("file-not-found", f"data file {str(path)!r} not found")
+    except (OSError, ValueError) as exc:
+        raise GraphspecError.one("file-unreadable", f"data file {str(path)!r} is not a readable .npz: {exc}")
+
+
+def read_csv(path: Path, delimiter: str = ",") -> tuple[list[str], np.ndarray]:
+    """Header row and a float64 table; a cell that is not a number is a "data" error with its row and column."""
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f, delimiter=delimiter))
+    except FileNotFoundError:
+        raise GraphspecError.one("file-not-found", f"data file {str(path)!r} not found")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GraphspecError.one("file-unreadable", f"cannot read {str(path)!r}: {exc}")
+    rows = [r for r in rows if r and any(c.strip() for c in r)]
+    if len(rows) < 2:
+        raise data_error(f"{str(path)!r} needs a header row and at least one data row")
+    header = [h.strip() for h in rows[0]]
+    table = np.empty((len(rows) - 1, len(header)), dtype=np.float64)
+    for i, r in enumerate(rows[1:], start=2):
+        if len(r) != len(header):
+            raise data_error(f"{path}:{i}: row has {len(r)} cells, the header has {len(header)}")
+        for j, c in enumerate(r):
+            try:
+                table[i - 2, j] = float(c)
+            except ValueError:
+                raise data_error(f"{path}:{i}: column {header[j]!r} holds {c!r}, not a number")
+    return header, table
+
+
+# ----------------------------------------------------------------- checks
+_KIND = {"f": "float", "i": "integer", "u": "integer", "b": "bool"}
+
+
+def check_against(name: str, arr: np.ndarray, itype, source: str) -> np.ndarray:
+    """Check one array (all examples) against a graph input's type; cast within its kind.
+
+    >>> from graphspec.ops.types import TensorType
+    >>> check_against("image", np.zeros((5, 1, 8, 8)), TensorType(("batch", 1, 8, 8)), "digits").dtype
+    dtype('float32')
+    >>> check_against("image", np.zeros((5, 8, 8)), TensorType(("batch", 1, 8, 8)), "digits")
+    Traceback (most recent call last):
+    ...
+    graphspec.errors.GraphspecError: graphspec: error: data: data 'digits' gives 'image' examples of shape [8, 8] (rank 3 with the batch), but graph input 'image' is [batch, 1, 8, 8]
+      hint: use a data source shaped like the input (e.g. digits for images, digits_rows for sequences), or change the spec's input shape
+    """
+    want = tuple(itype.shape)
+    got = arr.shape
+    hint = "use a data source shaped like the input (e.g. digits for images, digits_rows for sequences), or change the spec's input shape"
+    if len(got) != len(want) or any(isinstance(w, int) and w != g for w, g in zip(want[1:], got[1:])):
+        raise data_error(
+            f"data {source!r} gives {name!r} examples of shape {list(got[1:])} (rank {len(got)} with the batch), "
+            f"but graph input {name!r} is [{', '.join(str(d) for d in want)}]",
+            hint=hint,
+        )
+    if isinstance(want[0], int) and want[0] != 1:
+        pass  # a fixed batch dim: batches are cut to train.batch_size anyway
+    dt = itype.dtype
+    want_kind = "float" if dt in ("float32", "float16", "bfloat16", "float64") else ("bool" if dt == "bool" else "integer")
+    got_kind = _KIND.get(arr.dtype.kind, arr.dtype.kind)
+    if want_kind != got_kind and not (want_kind == "float" and got_kind in ("integer", "bool")):
+        raise data_error(
+            f"data {source!r} gives {name!r} as {arr.dtype} ({got_kind}), but graph input {name!r} has dtype {dt}",
+            hint="store the array with the input's dtype",
+        )
+    if want_kind == "float" and not np.isfinite(arr).all():
+        pass  # NaN in inputs is allowed to reach training: the NaN guard reports it
+    np_dtype = {"bfloat16": "float32", "float16": "float32"}.get(dt, dt)
+    return arr.astype(np_dtype, copy=False)
+
+
+# ----------------------------------------------------------------- assembly
+def split_indices(n: int, val: float, test: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """>>> [len(s) for s in split_indices(1797, 0.15, 0.15, 0)]
+    [1257, 269, 271]
+    """
+    perm = np.random.default_rng(seed).permutation(n)
+    n_train = int(n * (1 - val - test))
+    n_val = int(n * val)
+    return perm[:n_train], perm[n_train : n_train + n_val], perm[n_train + n_val :]
+
+
+def resolve_path(p: str, spec_dir: Path | None) -> Path:
+    path = Path(p).expanduser()
+    if not path.is_absolute():
+        if spec_dir is not None and (Path(spec_dir) / path).exists():
+            return Path(spec_dir) / path
+        if not path.exists():
+            from graphspec.zoo import zoo_dir
+
+            root = Path(__file__).resolve().parents[3]
+            for base in (root, zoo_dir()):
+                if base is not None and (Path(base) / path).exists():
+                    return Path(base) / path
+    return path
+
+
+def load_arrays(cfg, graph, spec_dir: Path | None, task: str) -> tuple[dict[str, np.ndarray], np.ndarray | None, dict]:
+    """({graph input name: array [N, ...]}, target array or None, meta) for any data source, unchecked."""
+    kind = cfg.kind
+    names = list(graph.inputs)
+    meta: dict[str, Any] = {"source": cfg.source}
+
+    def single(what: str) -> str:
+        if len(names) != 1:
+            raise data_error(
+                f"data {what!r} feeds one input, but graph {graph.name!r} has {len(names)}: {', '.join(names)}",
+                hint="use an .npz file with one array per input",
+            )
+        return names[0]
+
+    if kind in ("digits", "digits_rows"):
+        x, y = digits(rows=kind == "digits_rows")
+        meta["classes"] = 10
+        return {single(kind): x}, y, meta
+    if kind == "sine":
+        x, y = sine(cfg.samples or 2000, cfg.seq_len or 32, cfg.horizon, cfg.noise, seed=0)
+        return {single(kind): x}, y, meta
+    if kind == "text":
+        path = resolve_path(cfg.source[len("text:") :], spec_dir)
+        x, y = text(path, cfg.seq_len or 64, cfg.samples, seed=0)
+        meta.update(classes=256, path=str(path))
+        return {single("text"): x}, y, meta
+    path = resolve_path(cfg.source, spec_dir)
+    meta["path"] = str(path)
+    if kind == "npz":
+        arrays = read_npz(path)
+        target_name = cfg.target or "target"
+        missing = [n for n in names if n not in arrays]
+        if missing:
+            raise data_error(
+                f"{str(path)!r} has no array for graph input(s) {', '.join(repr(m) for m in missing)}; it holds {', '.join(repr(k) for k in arrays) or 'nothing'}",
+                hint=f"save one array per graph input ({', '.join(names)}) plus {target_name!r}, e.g. np.savez(path, {names[0]}=x, {target_name}=y)",
+            )
+        target = arrays.get(target_name)
+        if target is None and task in ("classify", "regress", "sequence"):
+            raise data_error(f"{str(path)!r} has no target array {target_name!r}; it holds {', '.join(repr(k) for k in arrays)}", hint="name the target array 'target' or set train.data.target")
+        inputs = {n: arrays[n] for n in names}
+        lengths = {n: len(a) for n, a in inputs.items()} | ({target_name: len(target)} if target is not None else {})
+        if len(set(lengths.values())) > 1:
+            raise data_error(f"arrays in {str(path)!r} differ in length: " + ", ".join(f"{k} {v}" for k, v in lengths.items()))
+        return inputs, target, meta
+    # csv
+    header, table = read_csv(path, cfg.delimiter)
+    target_col = cfg.target or header[-1]
+    if target_col not in header:
+        raise data_error(f"{str(path)!r} has no column {target_col!r}; columns: {', '.join(header)}")
+    cols = cfg.columns or [h for h in header if h != target_col]
+    unknown = [c for c in cols if c not in header]
+    if unknown:
+        raise data_error(f"{str(path)!r} has no column(s) {', '.join(repr(c) for c in unknown)}; columns: {', '.join(header)}")
+    inp = cfg.input or single(cfg.source)
+    if inp not in names:
+        raise data_error(f"train.data.input {inp!r} is not an input of graph {graph.name!r}; inputs: {', '.join(names)}")
+    x = table[:, [header.index(c) for c in cols]].astype(np.float32)
+    y = table[:, header.index(target_col)]
+    tdt = cfg.target_dtype or ("int64" if task in ("classify", "sequence") else "float32")
+    if tdt == "int64":
+        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+            raise data_error(f"column {target_col!r} of {str(path)!r} must hold whole class numbers for task {task!r}")
+        y = y.astype(np.int64)
+    else:
+        y = y.astype(np.float32)[:, None]
+    return {inp: x}, y, meta
+
+
+def load_splits(cfg, graph, spec_dir: Path | None, task: str) -> Splits:
+    """Read, check against ``graph.inputs`` and split ``cfg.data`` (a TrainConfig)."""
+    import torch
+
+    dcfg = cfg.data
+    inputs, target, meta = load_arrays(dcfg, graph, spec_dir, task)
+    checked = {n: check_against(n, a, graph.inputs[n].type, dcfg.source) for n, a in inputs.items()}
+    n = len(next(iter(checked.values())))
+    if n < 3:
+        raise data_error(f"data {dcfg.source!r} has {n} examples; it needs at least 3 (train, val, test)")
+    tr, va, te = split_indices(n, cfg.val_split, cfg.test_split, cfg.split_seed)
+
+    def part(idx: np.ndarray) -> Dataset:
+        ins = {k: torch.from_numpy(np.ascontiguousarray(a[idx])) for k, a in checked.items()}
+        tgt = torch.from_numpy(np.ascontiguousarray(target[idx])) if target is not None else None
+        return Dataset(ins, tgt)
+
+    meta["n"] = n
+    return Splits(part(tr), part(va), part(te), meta)
