@@ -299,16 +299,36 @@ def _node_scope(node) -> str | None:
     return None
 
 
-def rename_nodes(model) -> int:
+def _fused_source(node, scope: str, graph) -> str:
+    """A BatchNorm folded into the Conv before it carries the BatchNorm's scope: name the Conv instead."""
+    if graph is None:
+        return scope
+    rule = next((p.value for p in node.metadata_props if p.key == "pkg.onnxscript.rewriter.rule_name"), "")
+    if "BatchNorm" not in rule or scope not in graph.g:
+        return scope
+    attrs = graph.node(scope)
+    op = attrs.get("op")
+    if op is None or not type(op).__name__.startswith("BatchNorm") or not attrs.get("inputs"):
+        return scope
+    src = attrs["inputs"][0][0]
+    src_attrs = graph.node(src)
+    return src_attrs.get("module", src) if src_attrs.get("kind") == "op" else scope
+
+
+def rename_nodes(model, graph=None) -> int:
     """Rename nodes to ``<spec node path>/<OpType>`` (``_1``, ``_2`` ... when repeated).
 
-    Returns the number of nodes renamed; nodes without scope metadata keep the
-    exporter's name. Names stay unique in the graph.
+    The path is the innermost module scope the exporter recorded (module paths
+    are spec node paths); a Conv with a BatchNorm folded in is named after the
+    Conv node. Returns the number of nodes renamed; nodes without scope
+    metadata keep the exporter's name. Names stay unique in the graph.
     """
     nodes = list(model.graph.node)
     wanted: list[str | None] = []
     for n in nodes:
         scope = _node_scope(n)
+        if scope:
+            scope = _fused_source(n, scope, graph)
         wanted.append(f"{scope}/{n.op_type}" if scope else None)
     taken = {n.name for n, w in zip(nodes, wanted) if w is None and n.name}
     counts: Counter = Counter()
@@ -442,10 +462,27 @@ def _run_exporter(module, args, input_names, output_names, dynamic_shapes, opset
         output_names=list(output_names),
         dynamic_shapes=dynamic_shapes,
         report=False,
+        optimize=False,  # optimised below, without the slow ONNX shape inference
     )
     if opset is not None:
         kwargs["opset_version"] = int(opset)
-    return torch.onnx.export(module, args, **kwargs)
+    program = torch.onnx.export(module, args, **kwargs)
+    optimize(program)
+    return program
+
+
+def optimize(program) -> None:
+    """The exporter's optimiser (constant folding, BatchNorm folded into Conv,
+    dead code removal) minus ONNX shape inference, which costs seconds on big
+    models (it serialises every weight) and changes nothing here."""
+    try:
+        import onnxscript.optimizer
+        from onnxscript.ir.passes.common import RemoveUnusedNodesPass
+
+        onnxscript.optimizer.optimize_ir(program.model, onnx_shape_inference=False)
+        RemoveUnusedNodesPass()(program.model)
+    except (ImportError, TypeError, AttributeError):  # another onnxscript version
+        program.optimize()
 
 
 def export_module(module, graph, input_names, output_names, sizes, *, opset=None, external=False, log=None):
@@ -553,7 +590,7 @@ def export(
     with torch.no_grad():
         model, notes = export_module(module, g, input_names, output_names, sizes, opset=opset, external=external)
     static, dynamic = rename_dims(model, g, input_names, output_names, out_types)
-    renamed = rename_nodes(model)
+    renamed = rename_nodes(model, g)
     ins = interface(g, input_names, "inputs")
     outs = interface(g, output_names, "outputs")
     keys = set_metadata(model, spec, g, ins, outs, overrides)

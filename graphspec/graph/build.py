@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import difflib
+
 import networkx as nx
 from pydantic import ValidationError
 
@@ -21,11 +23,15 @@ from graphspec.ops import registry
 from graphspec.ops.registry import RESERVED_KEYS
 from graphspec.ops.types import TensorType
 from graphspec.spec.expr import ExprError, interpolate, resolve
-from graphspec.spec.schema import IDENT, name_problem, normalise_outputs
+from graphspec.spec.schema import IDENT, MAX_DIM, name_problem, normalise_outputs
 from graphspec.spec.yamlload import LocatedTree
 
 MAX_REPEAT = 10_000
-MAX_GRAPH_NODES = 1_000_000
+# Building costs ~0.1 ms per node and the passes as much again, so these caps
+# keep a runaway expansion (nested repeats, blocks that use a block twice per
+# level) to seconds; real networks have a few thousand nodes.
+MAX_GRAPH_NODES = 100_000
+MAX_EXPANSION = 200_000  # node, layer and block calls per graph, failed ones included
 MAX_BLOCK_DEPTH = 32
 
 Value = dict  # port name -> (node id, port index); first key is the default port
@@ -33,6 +39,10 @@ Value = dict  # port name -> (node id, port index); first key is the default por
 
 class _Skip(Exception):
     """A node could not be built; its problems are already collected."""
+
+
+class _Abort(Exception):
+    """The graph is too large to build; the problem is already collected."""
 
 
 @dataclass
@@ -73,6 +83,8 @@ class Scope:
     names: dict[str, Value]
     trail: list  # [(path, block name)] of enclosing calls
     depth: int = 0
+    declared: set = field(default_factory=set)  # every node name written in this scope, built or not
+    blocks: tuple = ()  # the BlockDefs being expanded around this scope, outermost first
 
     def path(self, name: str) -> str:
         return f"{self.prefix}.{name}" if self.prefix else name
@@ -88,6 +100,7 @@ class GraphBuilder:
     def build(self, name: str, decl: dict[str, Any], src: Source) -> Graph | None:
         self.g = nx.DiGraph()
         self.order: list[str] = []
+        self.calls = 0
         scope = Scope("", dict(self.params), self.table, {}, [])
         inputs: dict[str, InputSpec] = {}
         for in_name, in_decl in decl["inputs"].items():
@@ -96,12 +109,18 @@ class GraphBuilder:
                 continue
             shape = []
             for i, d in enumerate(in_decl["shape"]):
-                d = self._resolve(d, scope.params, isrc.at("shape", i), None)
+                try:
+                    d = self._resolve(d, scope.params, isrc.at("shape", i), None)
+                except _Skip:
+                    d = 1  # the expression's problem is collected
                 if isinstance(d, bool) or not isinstance(d, (int, str)):
                     self.out.add("bad-type", f"input {in_name!r}: dim {i} must be a number or a symbolic name. Received: {d!r}", location=isrc.loc("shape", i))
                     d = 1
                 elif isinstance(d, int) and d <= 0:
                     self.out.add("bad-value", f"input {in_name!r}: dim {i} must be positive. Received: {d}", location=isrc.loc("shape", i))
+                    d = 1
+                elif isinstance(d, int) and d > MAX_DIM:
+                    self.out.add("too-large", f"input {in_name!r}: dim {i} is {d:,}; the largest size is {MAX_DIM:,} (2**31 - 1)", location=isrc.loc("shape", i))
                     d = 1
                 elif isinstance(d, str) and not IDENT.fullmatch(d):
                     self.out.add("bad-value", f"input {in_name!r}: symbolic dim {d!r} must be a name such as 'batch'", location=isrc.loc("shape", i))
@@ -112,16 +131,19 @@ class GraphBuilder:
             self.g.add_node(in_name, kind="input", op=None, inputs=[], ports=[], module=None, loc=isrc.loc(), scope=[], meta={"types": (ttype,)}, name=in_name)
             self.order.append(in_name)
             scope.names[in_name] = {"out": (in_name, 0)}
-        self._scope_nodes(decl["nodes"], src.at("nodes"), scope)
         outputs: dict[str, tuple[str, int]] = {}
         output_locs: dict[str, Location] = {}
+        try:
+            self._scope_nodes(decl["nodes"], src.at("nodes"), scope)
+        except _Abort:
+            return None
         raw_outputs = decl["outputs"]
         for out_name, ref in normalise_outputs(raw_outputs).items():
             osrc = src.at("outputs", out_name) if isinstance(raw_outputs, dict) else src.at("outputs")
             if self._bad_name(out_name, osrc, "output"):
                 continue
             try:
-                outputs[out_name] = self._ref(ref, scope, osrc, None)
+                outputs[out_name] = self._ref(ref, scope, osrc, None, what=f"output {out_name!r}")
                 output_locs[out_name] = osrc.loc()
             except _Skip:
                 pass
@@ -143,15 +165,32 @@ class GraphBuilder:
             self.out.add(exc.code, str(exc), location=src.loc(), node=node, hint=exc.hint)
             raise _Skip
 
-    def _ref(self, ref: Any, scope: Scope, src: Source, node: str | None) -> tuple[str, int]:
+    def _ref(self, ref: Any, scope: Scope, src: Source, node: str | None, what: str = "a node", checked: bool = False) -> tuple[str, int]:
+        """Resolve ``name`` or ``name.port`` in ``scope``.
+
+        ``what`` names the referrer in messages ("output 'y'"). ``checked``: the
+        dependency check has already reported this reference if it is an
+        unknown plain name (a node's ``in``).
+        """
         if not isinstance(ref, str):
             self.out.add("bad-type", f"a reference must be a node name, optionally 'node.port'. Received: {ref!r}", location=src.loc(), node=node)
             raise _Skip
-        ref = self._resolve(ref, scope.params, src, node) if "${" in ref else ref
+        static = "${" not in ref
+        ref = ref if static else self._resolve(ref, scope.params, src, node)
         name, _, port = str(ref).partition(".")
         value = scope.names.get(name)
         if value is None:
-            raise _Skip  # reported by the dependency check already
+            if name in scope.declared or (static and checked):
+                raise _Skip  # that node failed, or the dependency check reported the name
+            known = list(scope.names) + sorted(scope.declared - set(scope.names))
+            self.out.add(
+                "unknown-ref",
+                f"{what} refers to {name!r}, which is not an input or a node in this scope",
+                location=src.loc(),
+                node=node,
+                hint=did_you_mean(name, known),
+            )
+            raise _Skip
         if not port:
             return next(iter(value.values()))
         if port not in value:
@@ -166,15 +205,23 @@ class GraphBuilder:
         return value[port]
 
     @staticmethod
-    def _ref_names(raw_in: Any) -> list[str]:
+    def _ref_names(raw_in: Any, params: dict | None = None) -> tuple[list[str], list[str]]:
+        """(plain names, names computed by ${...}) referred to by an 'in' field."""
         if raw_in is None:
-            return []
+            return [], []
         items = raw_in.values() if isinstance(raw_in, dict) else raw_in if isinstance(raw_in, list) else [raw_in]
-        names = []
+        names, computed = [], []
         for item in items:
             if isinstance(item, str) and "${" not in item:
                 names.append(item.partition(".")[0])
-        return names
+            elif isinstance(item, str) and params is not None:
+                try:  # only to order the scope; problems are reported when the node is built
+                    value = resolve(item, params)
+                except ExprError:
+                    continue
+                if isinstance(value, str):
+                    computed.append(value.partition(".")[0])
+        return names, computed
 
     # -- one scope -----------------------------------------------------------
     def _scope_nodes(self, nodes: dict[str, dict], src: Source, scope: Scope) -> None:
@@ -184,6 +231,7 @@ class GraphBuilder:
             return
         deps = nx.DiGraph()
         index = {n: i for i, n in enumerate(nodes)}
+        scope.declared = set(nodes)
         ok_nodes = []
         for name, body in nodes.items():
             nsrc = src.at(name)
@@ -197,13 +245,20 @@ class GraphBuilder:
                 continue
             deps.add_node(name)
             ok_nodes.append(name)
-            refs = self._ref_names(body.get("in"))
+        ok = set(ok_nodes)
+        for name in ok_nodes:
+            body = nodes[name]
+            nsrc = src.at(name)
+            refs, computed = self._ref_names(body.get("in"), scope.params)
             if isinstance(body.get("share"), str):
                 refs.append(body["share"])
-            for r in refs:
-                if r in nodes and r in index:
+            for r in computed:
+                if r in ok:
                     deps.add_edge(r, name)
-                elif r not in scope.names:
+            for r in refs:
+                if r in ok:
+                    deps.add_edge(r, name)
+                elif r not in nodes and r not in scope.names:  # a failed node, or an input: no edge
                     where = nsrc.loc("in") if "in" in body else nsrc.loc()
                     known = list(scope.names) + list(nodes)
                     self.out.add(
@@ -260,13 +315,18 @@ class GraphBuilder:
         if raw is None:
             return []
         isrc = src.at("in")
+        what = f"node {src.path[-1]!r}"
         if isinstance(raw, dict):
-            return {k: self._ref(v, scope, isrc.at(k), path) for k, v in raw.items()}
+            return {k: self._ref(v, scope, isrc.at(k), path, what, checked=True) for k, v in raw.items()}
         if isinstance(raw, list):
-            return [self._ref(v, scope, isrc.at(i), path) for i, v in enumerate(raw)]
-        return [self._ref(raw, scope, isrc, path)]
+            return [self._ref(v, scope, isrc.at(i), path, what, checked=True) for i, v in enumerate(raw)]
+        return [self._ref(raw, scope, isrc, path, what, checked=True)]
 
     def _call(self, body: dict, src: Source, scope: Scope, path: str, inputs: Any, params: dict, trail: list | None = None) -> Value:
+        self.calls += 1
+        if self.calls > MAX_EXPANSION:
+            self.out.add("too-large", f"the graph expands to more than {MAX_EXPANSION:,} node, layer and block calls", location=src.loc("op"), node=path, hint="look for nested 'repeat' or blocks that use other blocks many times")
+            raise _Abort
         op_name = body["op"]
         if not isinstance(op_name, str):
             self.out.add("bad-type", f"'op' must be a name. Received: {op_name!r}", location=src.loc("op"), node=path)
@@ -349,8 +409,8 @@ class GraphBuilder:
             self.out.add("bad-name", f"two nodes expand to the module path {node_id!r}", location=src.loc(), node=path)
             raise _Skip
         if len(self.g) >= MAX_GRAPH_NODES:
-            self.out.add("too-large", f"the graph expands to more than {MAX_GRAPH_NODES:,} nodes", location=src.loc(), node=path)
-            raise _Skip
+            self.out.add("too-large", f"the graph expands to more than {MAX_GRAPH_NODES:,} nodes", location=src.loc(), node=path, hint="look for nested 'repeat' or blocks that use other blocks many times")
+            raise _Abort
         self.g.add_node(node_id, kind="op", op=op, inputs=srcs, ports=ports, module=module, loc=src.loc(), scope=list(trail), meta={}, name=path.rsplit(".", 1)[-1])
         for s, _ in srcs:
             self.g.add_edge(s, node_id)
@@ -361,7 +421,9 @@ class GraphBuilder:
         other = body["share"]
         target = scope.names.get(other) if isinstance(other, str) else None
         if target is None:
-            self.out.add("share", f"'share' must name an earlier node of this scope. Received: {other!r}", location=src.loc("share"), node=path)
+            if isinstance(other, str) and (other in scope.declared or other not in scope.names):
+                raise _Skip  # a node that failed, or a name the dependency check reported
+            self.out.add("share", f"'share' must name a node of this scope. Received: {other!r}", location=src.loc("share"), node=path)
             raise _Skip
         other_id = next(iter(target.values()))[0]
         other_attrs = self.g.nodes[other_id]
@@ -414,7 +476,17 @@ class GraphBuilder:
 
     def _pydantic_errors(self, exc: ValidationError, op_cls, src: Source, path: str) -> None:
         fields = list(op_cls.model_fields)
+        # a misspelt parameter is one mistake: report 'no parameter out_feature',
+        # not also 'needs parameter out_features'
+        meant = set()
         for err in exc.errors():
+            if err["type"] == "extra_forbidden" and err.get("loc"):
+                typo = str(err["loc"][0])
+                meant.update(f for f in fields if f.lower() == typo.lower())
+                meant.update(difflib.get_close_matches(typo, fields, n=1, cutoff=0.6))
+        for err in exc.errors():
+            if err["type"] == "missing" and err.get("loc") and err["loc"][0] in meant:
+                continue
             loc = err.get("loc", ())
             field_name = loc[0] if loc else None
             where = src.loc(*loc) if loc else src.loc()
@@ -430,6 +502,16 @@ class GraphBuilder:
 
     # -- blocks --------------------------------------------------------------
     def _block(self, block: BlockDef, body, src, scope, path, inputs, params, trail) -> Value:
+        if any(b is block for b in scope.blocks):
+            chain = [b.name for b in scope.blocks[[b is block for b in scope.blocks].index(True):]] + [block.name]
+            self.out.add(
+                "block",
+                f"block {block.name!r} uses itself: {' -> '.join(chain)}",
+                location=src.loc("op"),
+                node=path,
+                hint="a block cannot contain itself, directly or through other blocks; use 'repeat' to stack copies",
+            )
+            raise _Skip
         if scope.depth >= MAX_BLOCK_DEPTH:
             self.out.add("block", f"blocks nest deeper than {MAX_BLOCK_DEPTH} levels (a block that calls itself?)", location=src.loc("op"), node=path)
             raise _Skip
@@ -456,13 +538,23 @@ class GraphBuilder:
             raise _Skip
         for k, ref in pairs:
             bound[k] = {"out": ref}
-        inner = Scope(path, bparams, block.table, bound, trail + [(path, block.name)], scope.depth + 1)
+        inner = Scope(path, bparams, block.table, bound, trail + [(path, block.name)], scope.depth + 1, blocks=scope.blocks + (block,))
         self._scope_nodes(decl["nodes"], block.src.at("nodes"), inner)
         value: Value = {}
         raw_outputs = decl["outputs"]
+        failed = False
         for out_name, ref in normalise_outputs(raw_outputs).items():
             osrc = block.src.at("outputs", out_name) if isinstance(raw_outputs, dict) else block.src.at("outputs")
-            value[out_name] = self._ref(ref, inner, osrc, path)
+            if name_problem(out_name):
+                self.out.add("bad-name", f"block {block.name!r}: output name {name_problem(out_name)}", location=osrc.loc(key=isinstance(raw_outputs, dict)), node=path)
+                failed = True
+                continue
+            try:
+                value[out_name] = self._ref(ref, inner, osrc, path, what=f"block {block.name!r} output {out_name!r}")
+            except _Skip:
+                failed = True
+        if failed:
+            raise _Skip
         return value
 
     def _block_params(self, block: BlockDef, args: dict, src: Source, path: str) -> dict:
@@ -474,9 +566,18 @@ class GraphBuilder:
         failed = False
         psrc = block.src.at("params")
         for key, spec in declared.items():
-            long_form = isinstance(spec, dict) and "type" in spec
+            # long form {type, default, doc}; a mapping without 'type' is long form too
+            long_form = isinstance(spec, dict) and ("type" in spec or (bool(spec) and set(spec) <= _LONG_FORM_KEYS))
             default = spec.get("default") if long_form else spec
-            want = spec["type"] if long_form else _type_name(default)
+            want = (spec.get("type") or _type_name(default)) if long_form else _type_name(default)
+            if long_form:
+                for extra in sorted(set(spec) - _LONG_FORM_KEYS, key=str):
+                    self.out.add("unknown-field", f"block {block.name!r} parameter {key!r} has no field {extra!r}", location=psrc.loc(key, extra, key=True), hint=did_you_mean(str(extra), _LONG_FORM_KEYS) or "fields: type, default, doc")
+                    failed = True
+                if not isinstance(want, str) or want not in _TYPES:
+                    self.out.add("param-type", f"block {block.name!r} parameter {key!r} has unknown type {want!r}", location=psrc.loc(key, "type"), hint="types: " + ", ".join(_TYPES))
+                    failed = True
+                    continue
             if key in args:
                 value = args[key]
             elif default is None:
@@ -500,6 +601,7 @@ class GraphBuilder:
 
 
 _TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,), "list": (list,), "any": (object,)}
+_LONG_FORM_KEYS = {"type", "default", "doc"}
 
 
 def _type_name(default: Any) -> str:

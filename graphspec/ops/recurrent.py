@@ -125,7 +125,7 @@ class _Recurrent(Op):
 
 @register
 class RNN(_Recurrent):
-    """Elman RNN, h_t = tanh(W_ih x_t + W_hh h_(t-1) + b); outputs (output, h_n)."""
+    """Elman RNN, h_t = act(W_ih x_t + W_hh h_(t-1) + b) with act tanh or relu; outputs (output, h_n)."""
 
     inputs = ("x", "h0?")
     nonlinearity: Literal["tanh", "relu"] = Field("tanh", description="activation of the hidden state")

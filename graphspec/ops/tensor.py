@@ -282,8 +282,9 @@ class Permute(Op):
     dims: tuple[int, ...] = Field(min_length=1, max_length=16, description="a permutation of the input dims (negative allowed)")
 
     def infer(self, x: TensorType) -> TensorType:
-        norm = [d % x.rank if -x.rank <= d < x.rank else None for d in self.dims] if x.rank else []
-        if len(self.dims) != x.rank or None in norm or len(set(norm)) != x.rank:
+        in_range = all(-x.rank <= d < x.rank for d in self.dims)
+        norm = [d % x.rank for d in self.dims] if in_range else []
+        if len(self.dims) != x.rank or sorted(norm) != list(range(x.rank)):
             raise ShapeError(
                 f"Permute: dims must list every input dim exactly once. "
                 f"Received: dims={list(self.dims)} for input {x} (rank {x.rank})"

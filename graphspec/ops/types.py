@@ -51,7 +51,9 @@ def _wrap(d: Dim) -> str:
 
 
 def dim_mul(a: Dim, b: Dim) -> Dim:
-    """>>> dim_mul(3, 4), dim_mul("seq", 8), dim_mul(1, "batch")
+    """Multiply two dims, folding ints.
+
+    >>> dim_mul(3, 4), dim_mul("seq", 8), dim_mul(1, "batch")
     (12, 'seq*8', 'batch')
     """
     if isinstance(a, int) and isinstance(b, int):
@@ -64,7 +66,9 @@ def dim_mul(a: Dim, b: Dim) -> Dim:
 
 
 def dim_add(a: Dim, b: Dim) -> Dim:
-    """>>> dim_add(2, 3), dim_add("seq", 0), dim_add("seq", "seq")
+    """Add two dims, folding ints.
+
+    >>> dim_add(2, 3), dim_add("seq", 0), dim_add("seq", "seq")
     (5, 'seq', 'seq+seq')
     """
     if isinstance(a, int) and isinstance(b, int):

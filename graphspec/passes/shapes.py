@@ -12,12 +12,34 @@ from graphspec.ops.types import ShapeError, TensorType
 
 
 def run(spec: Spec, graph: Graph, out: Collector) -> None:
+    _run_nodes(graph, out)
+    for name, (src, port) in graph.outputs.items():
+        types = graph.node(src)["meta"].get("types")
+        if types is not None and port >= len(types):
+            _missing_port(graph, src, port, len(types), graph.output_locs.get(name), src, out)
+
+
+def _missing_port(graph: Graph, src: str, port: int, available: int, loc, node_id: str, out: Collector) -> None:
+    op = graph.node(src)["op"]
+    names = ", ".join(op.outputs[:available])
+    out.add(
+        "unknown-port",
+        f"{src!r} ({op.op_name}) has {available} output(s) ({names}); output {op.outputs[port]!r} does not exist",
+        location=loc,
+        node=node_id,
+    )
+
+
+def _run_nodes(graph: Graph, out: Collector) -> None:
     for node_id in graph.op_nodes():
         attrs = graph.node(node_id)
         in_types = []
         for src, port in attrs["inputs"]:
             types = graph.node(src)["meta"].get("types")
             if types is None:
+                break
+            if port >= len(types):  # e.g. out5 of a Split into 3 pieces
+                _missing_port(graph, src, port, len(types), attrs["loc"], node_id, out)
                 break
             in_types.append(types[port])
         else:
@@ -37,7 +59,8 @@ def _infer(attrs: dict, node_id: str, in_types: list[TensorType], out: Collector
         out.add(code, message, location=attrs["loc"], node=node_id, hint=exc.hint)
         return
     types = result if isinstance(result, tuple) else (result,)
-    if len(types) != len(op.outputs):  # a bug in the op, not in the spec
+    variable = getattr(op, "variable_outputs", False)  # Split/Chunk: as many as pieces
+    if len(types) > len(op.outputs) or (len(types) != len(op.outputs) and not variable):  # an op bug
         raise RuntimeError(f"{op.op_name}.infer returned {len(types)} types for {len(op.outputs)} outputs")
     for t in types:
         for d in t.shape:

@@ -26,7 +26,6 @@ from typing import Any, Iterable, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
-SCHEMA_ID = "https://graphspec.dev/schema/graphspec.schema.json"
 EXPR_PATTERN = r"\$\{[^{}]*\}"
 
 # Keys of an op node that are not op parameters (see registry.RESERVED_KEYS).
@@ -402,7 +401,7 @@ def build(ops: Iterable | None = None) -> dict:
     if node_models:
         union = _discriminated_union(node_models)
         op_nodes = TypeAdapter(union).json_schema(mode="validation", ref_template="#/$defs/{model}")
-        node_defs = op_nodes.pop("$defs", {})
+        node_defs = op_nodes.pop("$defs", {op_nodes.get("title", ops[0].op_name): op_nodes})
         for c in ops:
             d = node_defs[c.op_name]
             d["title"] = c.op_name
@@ -424,9 +423,20 @@ def build(ops: Iterable | None = None) -> dict:
                 d["description"] = summary
                 d["markdownDescription"] = f"**{c.op_name}** ({c.category}) {port_text(c)}\n\n{summary}"
         _merge_defs(defs, {k: v for k, v in node_defs.items()})
-        defs["OpNode"] = op_nodes
-    else:
-        defs["OpNode"] = False
+    # The pydantic union above is discriminated by 'op' (oneOf + discriminator). JSON Schema
+    # validators ignore 'discriminator' and report a failed oneOf as "not valid under any of
+    # the given schemas", so the committed schema dispatches with one if/then per op instead:
+    # same meaning, and the error names the node's real problem ('kernel' was unexpected).
+    defs["OpNode"] = {
+        "description": "an op node; 'op' picks the parameter model",
+        "type": "object",
+        "required": ["op"],
+        "properties": {"op": {"enum": names}},
+        "allOf": [
+            {"if": {"properties": {"op": {"const": n}}, "required": ["op"]}, "then": {"$ref": f"#/$defs/{n}"}}
+            for n in names
+        ],
+    }
 
     defs["Expr"] = {
         "type": "string",
@@ -469,7 +479,8 @@ def build(ops: Iterable | None = None) -> dict:
             "op": {
                 "type": "string",
                 "pattern": r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$",
-                "not": {"enum": names + ["Sequential"]},
+                # not an op name, in any letter case: 'Conv2D' is a typo, not a block
+                "not": {"pattern": _any_case(names + ["Sequential"])},
                 "description": "a block name, or alias.block for an imported one",
             },
             "in": {"$ref": "#/$defs/Ref"},
@@ -479,11 +490,20 @@ def build(ops: Iterable | None = None) -> dict:
         "required": ["op"],
         "additionalProperties": True,
     }
+    # dispatch on 'op' with if/then, so an editor reports the problems of the node's own kind
+    # (an unknown parameter of Conv2d) rather than "matches none of 60 alternatives"
     defs["Node"] = {
         "description": "a node: an op with its parameters, a Sequential, or a block call",
         "type": "object",
         "required": ["op"],
-        "anyOf": [{"$ref": "#/$defs/OpNode"}, {"$ref": "#/$defs/SequentialNode"}, {"$ref": "#/$defs/BlockCallNode"}],
+        "properties": {"op": {"type": "string", "description": "an op (graphspec ops), Sequential, or a block name"}},
+        "if": {"properties": {"op": {"enum": names}}, "required": ["op"]},
+        "then": {"$ref": "#/$defs/OpNode"},
+        "else": {
+            "if": {"properties": {"op": {"const": "Sequential"}}, "required": ["op"]},
+            "then": {"$ref": "#/$defs/SequentialNode"},
+            "else": {"$ref": "#/$defs/BlockCallNode"},
+        },
     }
     defs["Nodes"] = {
         "type": "object",
@@ -511,11 +531,16 @@ def build(ops: Iterable | None = None) -> dict:
 
     # wire the node types into the file structure
     for holder in (root, defs["GraphDecl"], defs["BlockDecl"]):
-        props = holder["properties"]
-        if "anyOf" in props.get("nodes", {}):  # Optional at the top level
-            props["nodes"] = {"anyOf": [{"$ref": "#/$defs/Nodes"}, {"type": "null"}]}
-        else:
-            props["nodes"] = {"$ref": "#/$defs/Nodes"}
+        holder["properties"]["nodes"] = {"$ref": "#/$defs/Nodes"}
+    # optional at the top level means "may be absent": an explicit null is an error for the loader too
+    for name in ("inputs", "outputs", "graphs", "train"):
+        prop = root["properties"][name]
+        members = [m for m in prop.get("anyOf", []) if m != {"type": "null"}]
+        if len(members) == 1:
+            rest = {k: v for k, v in prop.items() if k not in ("anyOf", "default")}
+            root["properties"][name] = {**members[0], **rest}
+        elif members:
+            root["properties"][name] = {**{k: v for k, v in prop.items() if k != "default"}, "anyOf": members}
     defs["BlockDecl"]["properties"]["params"] = {
         "type": "object",
         "description": "name: default (null = required), or {type, default, doc}",
@@ -529,7 +554,6 @@ def build(ops: Iterable | None = None) -> dict:
 
     schema = {
         "$schema": SCHEMA_DIALECT,
-        "$id": SCHEMA_ID,
         "title": "graphspec spec file",
         "description": "A neural network as a YAML computation graph (graphspec format version 1). "
         "Generated by 'graphspec schema' from the pydantic models and the op registry.",
@@ -544,6 +568,20 @@ def build(ops: Iterable | None = None) -> dict:
     schema["$defs"]["SequentialNode"]["title"] = "Sequential"
     schema["$defs"]["BlockCallNode"]["title"] = "block call"
     return schema
+
+
+def _any_case(names: list[str]) -> str:
+    """A regex matching any of ``names`` whatever the letter case (JSON Schema regexes have no flags).
+
+    >>> _any_case(["ReLU", "Add"])
+    '^(?:[Rr][Ee][Ll][Uu]|[Aa][Dd][Dd])$'
+    """
+    import re
+
+    def one(name: str) -> str:
+        return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() and c.upper() != c.lower() else re.escape(c) for c in name)
+
+    return "^(?:" + "|".join(one(n) for n in names) + ")$"
 
 
 def _discriminated_union(models: list) -> Any:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import keyword
 import re
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -74,7 +74,7 @@ class SpecFile(_Strict):
     name: str | None = None
     doc: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
-    dims: dict[str, int] = Field(default_factory=dict, description="example sizes of symbolic dims (MACs, parity, benchmarks)")
+    dims: dict[str, Annotated[int, Field(gt=0, le=MAX_DIM)]] = Field(default_factory=dict, description="example sizes of symbolic dims (MACs, parity, benchmarks)")
     imports: dict[str, str] = Field(default_factory=dict, description="alias: relative path of a blocks file")
     blocks: dict[str, BlockDecl] = Field(default_factory=dict)
     # single-graph form

@@ -28,7 +28,7 @@ LINE_IN = FONT_PT * 1.35 / 72
 BOX_PAD_X = 0.16
 BOX_PAD_Y = 0.10
 GAP_X = 0.35  # between boxes of one rank
-GAP_RANK = 0.55  # between ranks (leaves room for edge labels)
+GAP_RANK = 0.5  # between ranks (leaves room for edge labels; more where frames open or close)
 FRAME_PAD = 0.10  # cluster frame padding per nesting level below it
 MAX_PIXELS = 30_000  # the longer side of a PNG
 
@@ -108,12 +108,32 @@ def layout(d: Drawing, direction: str = "TB") -> dict:
     across = {n: (s[1] if lr else s[0]) for n, s in size.items()}
     along = {n: (s[0] if lr else s[1]) for n, s in size.items()}
     gap_across = GAP_X * 0.6 if lr else GAP_X
+    depth_below = _frame_depths(d)
+    # the gap after each rank: room for the frames that close below it and open above the next
+    closing: dict[int, float] = defaultdict(float)
+    opening: dict[int, float] = defaultdict(float)
+    for cid in d.clusters:
+        rs = [rank[n] for n in d.nodes if cid in scope[n]]
+        if rs:
+            pad = FRAME_PAD * (depth_below[cid] + 1)
+            closing[max(rs)] = max(closing[max(rs)], pad)
+            opening[min(rs)] = max(opening[min(rs)], pad + LINE_IN)
     if lr:
         longest = max((len(e.label) for e in d.edges), default=0)
-        gap_rank = max(GAP_RANK, longest * CHAR_IN * 0.8 + 0.3)
-    else:  # room for nested frame borders and labels, and an edge label between them
-        levels = max((c.depth + 1 for c in d.clusters.values()), default=0)
-        gap_rank = max(GAP_RANK, 0.3 + 2 * FRAME_PAD * levels + LINE_IN + 0.12)
+        base = max(GAP_RANK, longest * CHAR_IN * 0.8 + 0.3)
+    else:
+        base = GAP_RANK
+    gap_after = {r: max(base, closing[r] + opening[r + 1] + (0.3 if not lr else base)) for r in ranks}
+
+    def sep(p: str, q: str) -> float:
+        """Least distance between the centres of neighbours p, q in a rank (q after p)."""
+        g = gap_across if (p in d.nodes and q in d.nodes) else gap_across / 2
+        sp, sq = scope[p], scope[q]
+        common = len(_common_prefix(sp, sq))
+        frames = [FRAME_PAD * (depth_below[c] + 1) for c in sp[common:] + sq[common:]]
+        if frames:
+            g = max(g, sum(frames) + 0.08 + (LINE_IN if lr and len(sq) > common else 0.0))
+        return across[p] / 2 + across[q] / 2 + g
 
     # across: neighbour means, separated in order
     a: dict[str, float] = {}
@@ -121,7 +141,7 @@ def layout(d: Drawing, direction: str = "TB") -> dict:
         cur = 0.0
         for n in members[r]:
             a[n] = cur + across[n] / 2
-            cur += across[n] + (gap_across if n in d.nodes else gap_across / 2)
+            cur += across[n] + gap_across
     for it in range(8):
         seq = ranks[1:] if it % 2 == 0 else list(reversed(ranks[:-1]))
         nbrs = pred if it % 2 == 0 else succ
@@ -130,7 +150,7 @@ def layout(d: Drawing, direction: str = "TB") -> dict:
             for n in members[r]:
                 nb = [a[m] for m in nbrs[n]]
                 want.append(sum(nb) / len(nb) if nb else a[n])
-            _place(members[r], want, across, a, d, gap_across)
+            _place(members[r], want, a, sep)
     # along: one band per rank, as deep as its deepest box
     b: dict[str, float] = {}
     cur = 0.0
@@ -138,9 +158,8 @@ def layout(d: Drawing, direction: str = "TB") -> dict:
         depth = max(max((along[n] for n in members[r]), default=0.3), 0.3)
         for n in members[r]:
             b[n] = cur + depth / 2
-        cur += depth + gap_rank
+        cur += depth + gap_after[r]
 
-    depth_below = _frame_depths(d)
     margin = 0.25 + FRAME_PAD * (max(depth_below.values(), default=0) + 1)
     x = {n: (b[n] if lr else a[n]) for n in a}
     y = {n: (a[n] if lr else b[n]) for n in a}
@@ -149,8 +168,8 @@ def layout(d: Drawing, direction: str = "TB") -> dict:
     for n in x:
         x[n] += margin - min_x
         y[n] += margin + 0.35 + LINE_IN - min_y  # room for the title and the outermost frame label
-    frames = {}
-    for cid in d.clusters:
+    frames: dict[str, tuple[float, float, float, float]] = {}
+    for cid in sorted(d.clusters, key=lambda c: -d.clusters[c].depth):  # innermost first
         inside = [n for n in d.nodes if cid in scope[n]]
         if not inside:
             continue
@@ -159,6 +178,11 @@ def layout(d: Drawing, direction: str = "TB") -> dict:
         x1 = max(x[n] + size[n][0] / 2 for n in inside) + pad
         y0 = min(y[n] - size[n][1] / 2 for n in inside) - pad - LINE_IN
         y1 = max(y[n] + size[n][1] / 2 for n in inside) + pad
+        for sub, (sx0, sy0, sx1, sy1) in frames.items():  # enclose the frames nested inside
+            if d.clusters[sub].parent == cid:
+                x0, y0 = min(x0, sx0 - FRAME_PAD), min(y0, sy0 - FRAME_PAD - LINE_IN)
+                x1, y1 = max(x1, sx1 + FRAME_PAD), max(y1, sy1 + FRAME_PAD)
+        x1 = max(x1, x0 + len(d.clusters[cid].label) * CHAR_IN * (FONT_PT - 1) / FONT_PT + 0.15)
         frames[cid] = (x0, y0, x1, y1)
     width = max([x[n] + size[n][0] / 2 + margin for n in x] + [f[2] + 0.2 for f in frames.values()] + [1.0])
     width = max(width, len(d.title) * CHAR_IN * 1.4 + 0.5)
@@ -192,23 +216,20 @@ def _grouped(items: list[str], scope: dict, bary: dict, level: int) -> list[str]
     return out
 
 
-def _place(order: list[str], want: list[float], extent: dict, x: dict, d: Drawing, gap_x: float) -> None:
-    """Positions as close to ``want`` as the order and minimum gaps allow."""
+def _place(order: list[str], want: list[float], x: dict, sep) -> None:
+    """Positions as close to ``want`` as the order and the least separations ``sep`` allow."""
     n = len(order)
     if not n:
         return
-
-    def gap(a: str, b: str) -> float:
-        g = gap_x if (a in d.nodes and b in d.nodes) else gap_x / 2
-        return extent[a] / 2 + extent[b] / 2 + g
-
+    gap = sep
+    # pushed right from the left end, pushed left from the right end; the mean of the two
+    # keeps the order, and one more left-to-right pass restores the least separations
     left = list(want)
     for i in range(1, n):
         left[i] = max(left[i], left[i - 1] + gap(order[i - 1], order[i]))
     right = list(want)
     for i in range(n - 2, -1, -1):
         right[i] = min(right[i], right[i + 1] - gap(order[i], order[i + 1]))
-    # both are feasible; their mean is too (the constraints are linear), shifted to the wanted mean
     mid = [(a + b) / 2 for a, b in zip(left, right)]
     for i in range(1, n):
         mid[i] = max(mid[i], mid[i - 1] + gap(order[i - 1], order[i]))
@@ -262,6 +283,7 @@ def render(d: Drawing, path: str, fmt: str, direction: str = "TB") -> None:
         )
         ax.text(x0 + 0.06, y0 + 0.04, c.label, ha="left", va="top", fontsize=FONT_PT - 1, color="#333333", zorder=2)
 
+    labelled: set[tuple[str, str]] = set()
     for points, e in lay["edges"]:
         (sx, sy), (tx, ty) = points[0], points[-1]
         if lr:  # leave the right side of the source, enter the left side of the target
@@ -277,16 +299,16 @@ def render(d: Drawing, path: str, fmt: str, direction: str = "TB") -> None:
             FancyArrowPatch(pts[-2], pts[-1], arrowstyle="-|>", mutation_scale=8, color="#777777",
                             linewidth=0.8, shrinkA=0, shrinkB=0, zorder=3)
         )
-        if e.label:
-            # beside the first segment, near the source: frames open further down
-            (ax_, ay_), (bx_, by_) = pts[0], pts[1]
-            t = 0.5 if lr else min(0.4, (FRAME_PAD * 2 + 0.12) / max(abs(by_ - ay_), 1e-6) + 0.05)
-            lx, ly = ax_ + (bx_ - ax_) * t, ay_ + (by_ - ay_) * t
-            if lr:
-                ax.text(lx, ly - 0.04, e.label, ha="center", va="bottom", fontsize=FONT_PT - 2, color="#333333", zorder=4)
-            else:
-                ax.text(lx + 0.05, ly, e.label, ha="left", va="center", fontsize=FONT_PT - 2, color="#333333", zorder=4,
-                        bbox=dict(boxstyle="round,pad=0.05", facecolor="white", edgecolor="none", alpha=0.8))
+        if e.label and (e.src, e.label) not in labelled:
+            labelled.add((e.src, e.label))
+            if lr:  # above the first segment, halfway
+                (ax_, ay_), (bx_, by_) = pts[0], pts[1]
+                ax.text((ax_ + bx_) / 2, (ay_ + by_) / 2 - 0.04, e.label, ha="center", va="bottom",
+                        fontsize=FONT_PT - 2, color="#333333", zorder=4)
+            else:  # just under the source box, right of the edge
+                ax.text(sx + 0.05, start[1] + 0.03, e.label, ha="left", va="top", fontsize=FONT_PT - 2,
+                        color="#333333", zorder=4,
+                        bbox=dict(boxstyle="round,pad=0.03", facecolor="white", edgecolor="none", alpha=0.8))
 
     for n, dn in d.nodes.items():
         w, h = size[n]

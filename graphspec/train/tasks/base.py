@@ -172,6 +172,11 @@ class Task:
         self.schedules: dict[str, Any] = {}  # name -> graphspec.train.optim.Schedule
         self.scaler = None  # torch.amp.GradScaler under fp16
         self._wrapped: dict[str, "nn.Module"] = {}  # DDP wrappers by model name
+        # set by batches(): (examples on this rank * world size) / examples in the global batch.
+        # Multiply a per-rank mean loss by it before optimize() so that DDP's gradient
+        # average equals the single-process gradient of the global batch, even for a
+        # last batch that does not split evenly. 1.0 without DDP.
+        self.loss_scale = 1.0
 
     # ---- class-level checks ---------------------------------------------
     @classmethod
@@ -412,9 +417,11 @@ class Task:
             if drop_last and len(idx) < bs:
                 break
             if world > 1:
+                n_global = len(idx)
+                if n_global < world:  # a remainder too small to give every rank an example
+                    break
                 idx = idx[rank::world]
-                if len(idx) == 0:
-                    continue
+                self.loss_scale = len(idx) * world / n_global
             yield tuple(a[idx].to(self.device, non_blocking=True) for a in arrays)
 
     def all_reduce_mean(self, values: dict[str, float], weight: float = 1.0) -> dict[str, float]:
