@@ -75,6 +75,23 @@ def layout_of(module) -> list[tuple[str, list[int], str]]:
     return [(k, list(v.shape), str(v.dtype).replace("torch.", "")) for k, v in module.state_dict().items()]
 
 
+def dump(record: dict) -> str:
+    """JSON with one line per state_dict entry (small, readable diffs)."""
+    lines = ["{"]
+    items = list(record.items())
+    for i, (k, v) in enumerate(items):
+        comma = "," if i < len(items) - 1 else ""
+        if k == "state_dict":
+            lines.append(f' "{k}": [')
+            for j, entry in enumerate(v):
+                lines.append("  " + json.dumps(entry) + ("," if j < len(v) - 1 else ""))
+            lines.append(" ]" + comma)
+        else:
+            lines.append(f" {json.dumps(k)}: {json.dumps(v)}{comma}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="folder of the JSON fixtures")
@@ -110,7 +127,7 @@ def main(argv=None) -> int:
                 "output_abs_sum": float(y.abs().sum()),
             }
         path = args.out / f"{name}.json"
-        path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+        path.write_text(dump(record), encoding="utf-8")
         print(f"wrote {path}: {len(layout)} keys, {record['num_parameters']:,} parameters")
     return 0
 

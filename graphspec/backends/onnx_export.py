@@ -79,6 +79,7 @@ class ExportResult:
     parity: Any = None  # ParityReport or None
     parity_path: str | None = None
     warnings: list[str] = field(default_factory=list)
+    module: Any = field(default=None, repr=False)  # the PyTorch module that was exported (eval mode)
 
     def to_json(self) -> dict:
         return {
@@ -277,8 +278,8 @@ def load_weights(module, path: str | Path, *, allow_extra: bool = False) -> tupl
 # ---------------------------------------------------------------------------- ONNX clean-up
 
 
-def _node_scope(node) -> str | None:
-    """The innermost module path of an exported node, from the exporter's metadata."""
+def _scope_candidates(node) -> list[str]:
+    """Module scopes of an exported node from the exporter's metadata, innermost first."""
     props = {p.key: p.value for p in node.metadata_props}
     scopes = props.get("pkg.torch.onnx.name_scopes")
     if scopes:
@@ -287,15 +288,34 @@ def _node_scope(node) -> str | None:
         except (ValueError, SyntaxError):
             items = None
         if isinstance(items, list) and len(items) >= 2:
-            modules = [s for s in items[:-1] if isinstance(s, str) and s]
-            if modules:
-                return modules[-1]
+            return [s for s in reversed(items[:-1]) if isinstance(s, str) and s]
     ns = props.get("namespace")
     if ns:
         parts = [p.split(":")[0].strip() for p in ns.split("/")[:-1]]
-        parts = [p for p in parts if p]
-        if parts:
-            return parts[-1]
+        return [p for p in reversed(parts) if p]
+    return []
+
+
+def _module_paths(graph) -> set[str] | None:
+    if graph is None:
+        return None
+    return {graph.node(n).get("module") or n for n in graph.op_nodes()}
+
+
+def _is_spec_scope(scope: str, modules: set[str] | None) -> bool:
+    """A spec module path, a container of one (``layer1``), or a torch submodule inside one (``encoder.0.self_attn``)."""
+    if modules is None:
+        return not scope.startswith("_")
+    if scope in modules:
+        return True
+    return any(scope.startswith(m + ".") or m.startswith(scope + ".") for m in modules)
+
+
+def _node_scope(node, modules: set[str] | None = None) -> str | None:
+    """The innermost spec module path of an exported node, or None."""
+    for scope in _scope_candidates(node):
+        if _is_spec_scope(scope, modules):
+            return scope
     return None
 
 
@@ -324,9 +344,10 @@ def rename_nodes(model, graph=None) -> int:
     metadata keep the exporter's name. Names stay unique in the graph.
     """
     nodes = list(model.graph.node)
+    modules = _module_paths(graph)
     wanted: list[str | None] = []
     for n in nodes:
-        scope = _node_scope(n)
+        scope = _node_scope(n, modules)
         if scope:
             scope = _fused_source(n, scope, graph)
         wanted.append(f"{scope}/{n.op_type}" if scope else None)
@@ -412,7 +433,7 @@ def interface(graph, names: Sequence[str], kind: str) -> list[dict]:
     return out
 
 
-def set_metadata(model, spec, graph, inputs: list[dict], outputs: list[dict], overrides: dict | None = None) -> list[str]:
+def set_metadata(model, spec, graph, inputs: list[dict], outputs: list[dict], overrides: dict | None = None, dims: dict | None = None) -> list[str]:
     from graphspec import __version__
 
     props = {
@@ -423,6 +444,7 @@ def set_metadata(model, spec, graph, inputs: list[dict], outputs: list[dict], ov
         "graphspec.graph": graph.name,
         "graphspec.inputs": json.dumps(inputs),
         "graphspec.outputs": json.dumps(outputs),
+        "graphspec.dims": json.dumps(dims or {}),
     }
     if overrides:
         props["graphspec.overrides"] = json.dumps(overrides, default=str)
@@ -593,7 +615,7 @@ def export(
     renamed = rename_nodes(model, g)
     ins = interface(g, input_names, "inputs")
     outs = interface(g, output_names, "outputs")
-    keys = set_metadata(model, spec, g, ins, outs, overrides)
+    keys = set_metadata(model, spec, g, ins, outs, overrides, sizes)
     export_seconds = time.perf_counter() - t0
 
     t1 = time.perf_counter()
@@ -634,6 +656,7 @@ def export(
         external_data=external,
         metadata_keys=keys,
         warnings=warn,
+        module=module,
     )
     del model
     if parity:

@@ -45,7 +45,7 @@ from torch import nn
 from graphspec.errors import Diagnostic, GraphspecError
 from graphspec.graph.model import Graph, Spec
 
-__all__ = ["Block", "CompiledGraph", "compile_graph", "class_name_for", "build_module_tree", "live_nodes"]
+__all__ = ["Block", "CompiledGraph", "compile_graph", "class_name_for", "build_module_tree", "live_nodes", "example_inputs"]
 
 # Attributes set on the compiled module besides its submodules.
 GRAPHSPEC_ATTRS = ("graphspec_inputs", "graphspec_outputs", "graphspec_spec", "graphspec_graph")
@@ -127,7 +127,9 @@ def class_name_for(spec_name: str, graph_name: str | None = None) -> str:
 
 
 def fx_name(node_id: str) -> str:
-    """>>> fx_name("layer1.0.conv1")
+    """The fx node name of a node id.
+
+    >>> fx_name("layer1.0.conv1")
     'layer1_0_conv1'
     """
     return node_id.replace(".", "_")
@@ -167,8 +169,8 @@ def input_types(graph: Graph, node_id: str) -> list:
 def build_leaf_modules(graph: Graph) -> "OrderedDict[str, tuple[nn.Module, str]]":
     """module path -> (module, node id that built it), in graph order.
 
-    A shared module is built once, from the first node that uses it (its owner
-    when the owner is in the graph).
+    A shared module is built once, by its owner (the node whose id is the
+    path) or, when ``outputs=`` pruned the owner away, by the first node using it.
     """
     owners: dict[str, str] = {}
     for node_id in graph.op_nodes():
@@ -193,14 +195,7 @@ def build_leaf_modules(graph: Graph) -> "OrderedDict[str, tuple[nn.Module, str]]
         if not isinstance(module, nn.Module):
             raise _error("internal", f"{op.op_name}.build_torch returned {type(module).__name__}, not an nn.Module", attrs, node=node_id)
         built[path] = (module, node_id)
-    # keep graph order, but with the owners' positions for shared modules
-    return OrderedDict(sorted(built.items(), key=lambda kv: _order_index(graph, kv[1][1])))
-
-
-def _order_index(graph: Graph, node_id: str) -> int:
-    if not hasattr(graph, "_gs_order_index"):
-        graph._gs_order_index = {n: i for i, n in enumerate(graph.order)}  # type: ignore[attr-defined]
-    return graph._gs_order_index[node_id]  # type: ignore[attr-defined]
+    return built
 
 
 def module_tree(paths: Iterable[str]) -> "OrderedDict[str, Any]":
@@ -237,6 +232,12 @@ def is_numbered(tree: OrderedDict) -> bool:
 _RESERVED = frozenset(dir(CompiledGraph)) | {"graph", "code", "meta", "training"} | set(GRAPHSPEC_ATTRS)
 
 
+def _first_leaf(value: Any) -> str:
+    while isinstance(value, OrderedDict):
+        value = next(iter(value.values()))
+    return value
+
+
 def build_module_tree(graph: Graph, leaves: "OrderedDict[str, tuple[nn.Module, str]] | None" = None) -> nn.Module:
     """The root holder (a :class:`Block`) of every module of ``graph``."""
     leaves = build_leaf_modules(graph) if leaves is None else leaves
@@ -252,7 +253,7 @@ def build_module_tree(graph: Graph, leaves: "OrderedDict[str, tuple[nn.Module, s
             child = make(value, path) if isinstance(value, OrderedDict) else leaves[value][0]
             reserved = _RESERVED if not prefix else ()
             if name in reserved or (hasattr(holder, name) and name not in holder._modules):
-                node_id = leaves[value][1] if not isinstance(value, OrderedDict) else None
+                node_id = leaves[_first_leaf(value)][1]
                 raise _error(
                     "bad-name",
                     f"node path {path!r}: {name!r} is the name of an attribute of torch modules, so it cannot name a layer",
@@ -357,3 +358,34 @@ def compile_graph(spec: Spec, graph: Graph, outputs: list[str] | None = None) ->
         "graphspec_graph": graph_name,
     }
     return _finish(root, fg, cls_name, extras)
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def example_inputs(graph: Graph, sizes: dict[str, int] | None = None, generator: "torch.Generator | None" = None) -> tuple:
+    """Random tensors for the graph inputs, symbolic dims bound by ``sizes``.
+
+    Floating inputs are standard normal. Integer inputs are indices valid for
+    every Embedding that reads them (``0 <= i < num_embeddings``), else 0 or 1.
+    """
+    from graphspec.ops.types import bind
+
+    out = []
+    for name, spec in graph.inputs.items():
+        t = bind(spec.type, sizes or {})
+        dtype = getattr(torch, t.dtype)
+        if dtype.is_floating_point:
+            out.append(torch.randn(t.shape, generator=generator).to(dtype))
+            continue
+        high = 2
+        limits = [
+            graph.node(s)["op"].num_embeddings
+            for s in graph.g.successors(name)
+            if graph.node(s)["kind"] == "op" and hasattr(graph.node(s)["op"], "num_embeddings")
+        ]
+        if limits:
+            high = min(limits)
+        values = torch.randint(0, high, t.shape, generator=generator)
+        out.append(values.bool() if dtype is torch.bool else values.to(dtype))
+    return tuple(out)

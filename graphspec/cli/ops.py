@@ -5,6 +5,13 @@ and parameters (type, default, range, description). With NAME: the details
 of one op (or of every op in a category, e.g. 'graphspec ops conv').
 Parameters are the keys a node may set beside op/in/repeat/share/doc; every
 parameter also accepts a ${...} expression.
+
+Examples:
+  graphspec ops                 # everything
+  graphspec ops --brief         # one line per op
+  graphspec ops Conv2d          # one op, with a spec snippet
+  graphspec ops recurrent       # one category
+  graphspec ops LSTM --json
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import sys
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("name", nargs="?", metavar="NAME", help="an op (Conv2d) or a category (conv); default: all ops")
     p.add_argument("--json", action="store_true", help="print JSON (a list of ops, or one op) instead of text")
     p.add_argument("--brief", action="store_true", help="one line per op, without parameters")

@@ -19,6 +19,7 @@ import sys
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("-o", "--output", metavar="FILE", help="write the schema to FILE instead of stdout")
     p.add_argument(
         "--builtin-only",

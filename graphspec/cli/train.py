@@ -37,6 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="override train.seed")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
     p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32", help="autocast precision; bf16/fp16 need CUDA")
+    p.add_argument("--threads", type=int, help="CPU threads for torch (default: 1 for models under 2M parameters, else torch's default)")
     p.add_argument("--compile", action="store_true", help="torch.compile the models")
     p.add_argument("--resume", action="store_true", help="continue runs/<name> from last.state.pt")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
@@ -89,6 +90,7 @@ def _run(args: argparse.Namespace) -> int:
         compile=args.compile,
         resume=args.resume,
         quiet=args.quiet,
+        threads=args.threads,
     )
     result = train(spec, opts)
     if args.json and int(os.environ.get("RANK", "0")) == 0:
@@ -109,6 +111,8 @@ def _launch(args: argparse.Namespace, spec) -> int:
     for s in _overrides(args):
         cmd += ["--set", s]
     cmd += ["--name", run_dir.name, "--runs-dir", args.runs_dir, "--device", args.device, "--precision", args.precision]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
     for flag in ("compile", "resume", "quiet", "json"):
         if getattr(args, flag):
             cmd.append(f"--{flag}")

@@ -106,6 +106,7 @@ class GraphBuilder:
         for in_name, in_decl in decl["inputs"].items():
             isrc = src.at("inputs", in_name)
             if self._bad_name(in_name, isrc, "input"):
+                scope.declared.add(in_name)  # references to it fail silently: reported once, here
                 continue
             shape = []
             for i, d in enumerate(in_decl["shape"]):
@@ -138,6 +139,8 @@ class GraphBuilder:
         except _Abort:
             return None
         raw_outputs = decl["outputs"]
+        if not normalise_outputs(raw_outputs):
+            self.out.add("bad-value", f"graph {name!r} needs at least one output", location=src.loc("outputs"))
         for out_name, ref in normalise_outputs(raw_outputs).items():
             osrc = src.at("outputs", out_name) if isinstance(raw_outputs, dict) else src.at("outputs")
             if self._bad_name(out_name, osrc, "output"):
@@ -231,7 +234,7 @@ class GraphBuilder:
             return
         deps = nx.DiGraph()
         index = {n: i for i, n in enumerate(nodes)}
-        scope.declared = set(nodes)
+        scope.declared |= set(nodes)
         ok_nodes = []
         for name, body in nodes.items():
             nsrc = src.at(name)
@@ -258,7 +261,7 @@ class GraphBuilder:
             for r in refs:
                 if r in ok:
                     deps.add_edge(r, name)
-                elif r not in nodes and r not in scope.names:  # a failed node, or an input: no edge
+                elif r not in scope.declared and r not in scope.names:  # a failed node, or an input: no edge
                     where = nsrc.loc("in") if "in" in body else nsrc.loc()
                     known = list(scope.names) + list(nodes)
                     self.out.add(
@@ -543,6 +546,9 @@ class GraphBuilder:
         value: Value = {}
         raw_outputs = decl["outputs"]
         failed = False
+        if not normalise_outputs(raw_outputs):
+            self.out.add("bad-value", f"block {block.name!r} needs at least one output", location=block.src.loc("outputs"), node=path)
+            failed = True
         for out_name, ref in normalise_outputs(raw_outputs).items():
             osrc = block.src.at("outputs", out_name) if isinstance(raw_outputs, dict) else block.src.at("outputs")
             if name_problem(out_name):

@@ -10,12 +10,21 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
-from pydantic import Field, PlainValidator, ValidationInfo, field_validator, model_validator
+from pydantic import Field, PlainValidator, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from graphspec.ops.registry import Op, register
 from graphspec.ops.shapes import check_positive, conv_out, conv_transpose_out
 from graphspec.ops.types import Dim, ShapeError, TensorType, dim_add, dim_floordiv, dim_mul, expect_float, fixed
+
+
+def invalid(message: str) -> PydanticCustomError:
+    """A validation error whose text is exactly ``message`` (no "Value error, " prefix).
+
+    Messages state the rule only, pydantic-style ("Input should be ..."): the
+    spec builder appends "Received: <value>" and the field's YAML location.
+    """
+    return PydanticCustomError("value_error", "{message}", {"message": message})
 
 
 def _number(v: Any, floats: bool) -> int | float | None:
@@ -32,26 +41,25 @@ def per_axis_param(rule: str, schema: Any, *, floats: bool = False, zero_ok: boo
     """A field type for "one number for all spatial axes, or a list with one per axis".
 
     A plain validator rather than a pydantic union: a bad value then gets one
-    error at the field's own location, "<field> must be <rule>. Received: ...",
-    instead of one error per union branch with the branch name in its loc.
+    error at the field's own location, "Input should be <rule>", instead of one
+    error per union branch with the branch name in its loc.
     """
 
-    def check(v: Any, info: ValidationInfo) -> Any:
+    def check(v: Any) -> Any:
         if isinstance(v, str) and v in words:
             return v
         is_list = isinstance(v, (list, tuple))
         out = []
         for item in v if is_list else [v]:
-            n = None if item is None else _number(item, floats)
-            if n is None and not (item is None and nulls and is_list) or n is not None and n <= (-1 if zero_ok else 0):
-                raise PydanticCustomError(
-                    "value_error",
-                    "{field} must be {rule}. Received: {received}",
-                    {"field": info.field_name, "rule": rule, "received": show(v)},
-                )
+            if item is None and nulls and is_list:
+                out.append(None)
+                continue
+            n = _number(item, floats)
+            if n is None or n < 0 or (n == 0 and not zero_ok):
+                raise invalid(f"Input should be {rule}")
             out.append(n)
         if is_list and not out:
-            raise PydanticCustomError("value_error", "{field} must not be an empty list", {"field": info.field_name})
+            raise invalid("Input should not be an empty list")
         return tuple(out) if is_list else out[0]
 
     return Annotated[Any, PlainValidator(check, json_schema_input_type=schema)]
@@ -61,7 +69,7 @@ PosInt = Annotated[int, Field(gt=0)]
 NonNegInt = Annotated[int, Field(ge=0)]
 PosFloat = Annotated[float, Field(gt=0)]
 # One value for every spatial axis, or one per axis (the list length is checked
-# against the op's number of spatial dims by _SpatialOp._check_axes).
+# against the op's number of spatial dims by _SpatialOp._check_field).
 Sizes = per_axis_param("a positive int or a list of them", Union[PosInt, list[PosInt]])
 Pads = per_axis_param("an int >= 0 or a list of them", Union[NonNegInt, list[NonNegInt]], zero_ok=True)
 ConvPads = per_axis_param(
@@ -77,11 +85,6 @@ AdaptiveSizes = per_axis_param(
 Scales = per_axis_param("a positive number or a list of them", Union[PosFloat, list[PosFloat]], floats=True)
 
 MAX_CHANNELS = 1_000_000
-
-
-def invalid(message: str) -> PydanticCustomError:
-    """A model-validator error whose text is exactly ``message`` (no "Value error, " prefix)."""
-    return PydanticCustomError("value_error", "{message}", {"message": message})
 
 
 def show(value: Any) -> str:
@@ -146,17 +149,25 @@ class _SpatialOp(Op):
 
     @field_validator("*", mode="after")
     @classmethod
-    def _check_axes(cls, v: Any, info: ValidationInfo) -> Any:
-        if info.field_name in cls.axis_fields and isinstance(v, tuple) and len(v) != cls.nd:
-            raise PydanticCustomError(
-                "value_error", "{field} needs one value per spatial dim ({n}). Received: {received}",
-                {"field": info.field_name, "n": cls.nd, "received": show(v)},
-            )
+    def _check_field(cls, v: Any, info: ValidationInfo) -> Any:
+        name = info.field_name
+        if name in cls.axis_fields and isinstance(v, tuple) and len(v) != cls.nd:
+            raise invalid(f"Input should have one value per spatial dim ({cls.nd})")
+        # Rules between fields are checked on the later field (info.data holds the
+        # earlier ones that passed), so the error points at a parameter, not the node.
+        if name == "groups" and info.data.get("out_channels", 0) % v:  # convolutions
+            raise invalid(f"Input should divide out_channels ({info.data['out_channels']})")
+        cls.check_against(name, v, info.data)
         return v
 
-    def per_axis(self, value: Any) -> tuple:
+    @classmethod
+    def check_against(cls, name: str, value: Any, earlier: dict[str, Any]) -> None:
+        """Raise invalid(...) when field ``name`` breaks a rule with an earlier field."""
+
+    @classmethod
+    def per_axis(cls, value: Any) -> tuple:
         """An axis field as one value per spatial axis."""
-        return value if isinstance(value, tuple) else (value,) * self.nd
+        return value if isinstance(value, tuple) else (value,) * cls.nd
 
     def check_input(self, x: TensorType) -> None:
         """Rank nd+1 (unbatched) or nd+2 (batched), floating point, as torch accepts."""
@@ -195,15 +206,10 @@ class _ConvNd(_SpatialOp):
         "zeros", description="how padded values are filled"
     )
 
-    @model_validator(mode="after")
-    def _check(self) -> "_ConvNd":
-        if self.padding == "same" and any(s != 1 for s in self.per_axis(self.stride)):
-            raise invalid(f"padding='same' needs stride 1. Received: stride={show(self.stride)}")
-        if self.out_channels % self.groups:
-            raise invalid(
-                f"out_channels must be divisible by groups. Received: out_channels={self.out_channels}, groups={self.groups}"
-            )
-        return self
+    @classmethod
+    def check_against(cls, name: str, value: Any, earlier: dict[str, Any]) -> None:
+        if name == "padding" and value == "same" and any(s != 1 for s in cls.per_axis(earlier.get("stride", 1))):
+            raise invalid(f"'same' needs stride 1 (stride is {show(earlier['stride'])})")
 
     def pads(self) -> tuple[tuple[int, int], ...]:
         """(left, right) padding per axis; 'same' pads the extra element on the right, as torch does."""
@@ -319,24 +325,22 @@ class ConvTranspose2d(_SpatialOp):
     kernel_size: Sizes = Field(description="window size: an int or [h, w]")
     stride: Sizes = Field(1, description="upsampling step: an int or [h, w]")
     padding: Pads = Field(0, description="dilation*(kernel_size-1)-padding zeros are added to both sides")
+    # before output_padding (unlike torch's argument order): its rule reads stride and dilation
+    dilation: Sizes = Field(1, description="spacing between kernel elements: an int or [h, w]")
     output_padding: Pads = Field(0, description="extra size added to one side of the output (smaller than stride or dilation)")
     groups: int = Field(1, gt=0, description="split channels into this many independent groups")
     bias: bool = Field(True, description="learn an additive bias")
-    dilation: Sizes = Field(1, description="spacing between kernel elements: an int or [h, w]")
 
-    @model_validator(mode="after")
-    def _check(self) -> "ConvTranspose2d":
-        for op, s, d in zip(self.per_axis(self.output_padding), self.per_axis(self.stride), self.per_axis(self.dilation)):
-            if op >= max(s, d):
-                raise invalid(
-                    "output_padding must be smaller than stride or dilation. Received: "
-                    f"output_padding={show(self.output_padding)}, stride={show(self.stride)}, dilation={show(self.dilation)}"
-                )
-        if self.out_channels % self.groups:
+    @classmethod
+    def check_against(cls, name: str, value: Any, earlier: dict[str, Any]) -> None:
+        if name != "output_padding" or "stride" not in earlier or "dilation" not in earlier:
+            return
+        axes = zip(cls.per_axis(value), cls.per_axis(earlier["stride"]), cls.per_axis(earlier["dilation"]))
+        if any(p >= max(s, d) for p, s, d in axes):
             raise invalid(
-                f"out_channels must be divisible by groups. Received: out_channels={self.out_channels}, groups={self.groups}"
+                "Input should be smaller than stride or dilation "
+                f"(stride={show(earlier['stride'])}, dilation={show(earlier['dilation'])})"
             )
-        return self
 
     def infer(self, x: TensorType) -> TensorType:
         self.check_input(x)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from graphspec.ops.conv import AdaptiveSizes, Pads, Scales, Sizes, _SpatialOp, axis_out, invalid, show
 from graphspec.ops.registry import Op, register
@@ -48,15 +48,12 @@ class _PoolNd(_SpatialOp):
     def dilations(self) -> tuple[int, ...]:
         return (1,) * self.nd
 
-    @model_validator(mode="after")
-    def _check_padding(self) -> "_PoolNd":
+    @classmethod
+    def check_against(cls, name: str, value: Any, earlier: dict[str, Any]) -> None:
         # torch's kernels check kernel_size // 2 >= padding, dilation or not
-        if any(p > k // 2 for p, k in zip(self.per_axis(self.padding), self.per_axis(self.kernel_size))):
-            raise invalid(
-                "padding must be at most half the kernel size. "
-                f"Received: padding={show(self.padding)}, kernel_size={show(self.kernel_size)}"
-            )
-        return self
+        if name == "padding" and "kernel_size" in earlier:
+            if any(p > k // 2 for p, k in zip(cls.per_axis(value), cls.per_axis(earlier["kernel_size"]))):
+                raise invalid(f"Input should be at most half of kernel_size ({show(earlier['kernel_size'])})")
 
     def infer(self, x: TensorType) -> TensorType:
         self.check_input(x)
@@ -222,7 +219,10 @@ class Upsample(Op):
 
     category = "pool"
     size: Optional[Sizes] = Field(None, description="output spatial size: an int or one per axis")
-    scale_factor: Optional[Scales] = Field(None, description="multiplier for the spatial size: a number or one per axis")
+    # validate_default: the "size or scale_factor" rule must also run when both are left out
+    scale_factor: Optional[Scales] = Field(
+        None, validate_default=True, description="multiplier for the spatial size: a number or one per axis"
+    )
     mode: Literal["nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear"] = Field(
         "nearest", description="interpolation algorithm"
     )
@@ -230,18 +230,21 @@ class Upsample(Op):
         None, description="align corner pixels (linear, bilinear, bicubic and trilinear modes only)"
     )
 
-    @model_validator(mode="after")
-    def _check(self) -> "Upsample":
-        if (self.size is None) == (self.scale_factor is None):
-            raise invalid(
-                "give exactly one of size and scale_factor. "
-                f"Received: size={show(self.size)}, scale_factor={show(self.scale_factor)}"
-            )
-        if self.align_corners is not None and self.mode.startswith("nearest"):
-            raise invalid(
-                f"align_corners can only be set with an interpolating mode. Received: mode={self.mode!r}"
-            )
-        return self
+    @field_validator("scale_factor", mode="after")
+    @classmethod
+    def _size_or_scale(cls, v: Any, info: ValidationInfo) -> Any:
+        if "size" in info.data and (info.data["size"] is None) == (v is None):
+            both = v is not None
+            raise invalid("Give size or scale_factor, not both" if both else "Give size or scale_factor")
+        return v
+
+    @field_validator("align_corners", mode="after")
+    @classmethod
+    def _interpolating(cls, v: Optional[bool], info: ValidationInfo) -> Optional[bool]:
+        mode = info.data.get("mode", "")
+        if v is not None and mode.startswith("nearest"):
+            raise invalid(f"align_corners only applies to interpolating modes, not mode {mode!r}")
+        return v
 
     def infer(self, x: TensorType) -> TensorType:
         ranks = _UPSAMPLE_RANKS[self.mode]

@@ -144,12 +144,52 @@ def evaluate(source: str, scope: Mapping[str, Any]) -> Any:
         raise ExprError("expr-syntax", f"cannot parse expression {source!r}: {exc.msg}")
     except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes, absurd nesting
         raise ExprError("expr-syntax", f"cannot parse expression {source!r}: {type(exc).__name__}")
+    _check_allowed(tree.body)
     try:
         return _checked(_Eval(scope).visit(tree.body))
     except RecursionError:
         raise ExprError("expr-syntax", "expression is nested too deeply")
     except ArithmeticError as exc:  # float overflow and the like: never a crash
         raise ExprError("expr-value", f"cannot compute {source.strip()!r}: {exc}")
+
+
+_HINT = (
+    "expressions allow numbers, names, + - * / // % **, comparisons, "
+    "'a if c else b' and min/max/abs/int/float/round/ceil/floor/ceil_div"
+)
+
+
+def _check_allowed(root: ast.AST) -> None:
+    """Reject any construct outside the allowlist anywhere in the expression,
+    also in a branch that evaluation would not take (``1 if c else x.y``)."""
+    for node in ast.walk(root):
+        if isinstance(node, (ast.operator, ast.unaryop, ast.cmpop, ast.boolop, ast.expr_context)):
+            continue  # checked with the node that holds them
+        if getattr(_Eval, "v_" + type(node).__name__, None) is None:
+            raise ExprError("expr-forbidden", f"{_strip(node)} is not allowed in an expression", hint=_HINT)
+        if isinstance(node, ast.Constant) and not (isinstance(node.value, (int, float, str, bool)) or node.value is None):
+            raise ExprError("expr-forbidden", f"constant {node.value!r} is not allowed")
+        if isinstance(node, ast.BinOp) and type(node.op) not in _BINOPS:
+            raise ExprError("expr-forbidden", f"operator {_strip(node.op)} is not allowed")
+        if isinstance(node, ast.UnaryOp) and type(node.op) not in _UNARY:
+            raise ExprError("expr-forbidden", f"operator {_strip(node.op)} is not allowed")
+        if isinstance(node, ast.Compare):
+            for op in node.ops:
+                if type(op) not in _COMPARE:
+                    raise ExprError("expr-forbidden", f"comparison {_strip(op)} is not allowed")
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            raise ExprError("expr-forbidden", f"assigning to {node.id!r} is not allowed")
+        if isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name):
+                raise ExprError(
+                    "expr-forbidden",
+                    f"{_strip(node.func)} is not allowed in an expression (only the listed functions can be called, by name)",
+                    hint="allowed functions: " + ", ".join(sorted(FUNCTIONS)),
+                )
+            if node.func.id not in FUNCTIONS:
+                raise ExprError("expr-forbidden", f"function {node.func.id!r} is not allowed", hint="allowed functions: " + ", ".join(sorted(FUNCTIONS)))
+            if node.keywords:
+                raise ExprError("expr-forbidden", "keyword arguments are not allowed in expressions")
 
 
 class _Eval:
@@ -159,12 +199,7 @@ class _Eval:
     def visit(self, node: ast.AST) -> Any:
         method = getattr(self, "v_" + type(node).__name__, None)
         if method is None:
-            raise ExprError(
-                "expr-forbidden",
-                f"{_strip(node)} is not allowed in an expression",
-                hint="expressions allow numbers, names, + - * / // % **, comparisons, "
-                "'a if c else b' and min/max/abs/int/float/round/ceil/floor/ceil_div",
-            )
+            raise ExprError("expr-forbidden", f"{_strip(node)} is not allowed in an expression", hint=_HINT)
         return _checked(method(node))
 
     def v_Constant(self, node: ast.Constant) -> Any:
@@ -201,8 +236,13 @@ class _Eval:
         return op(value)
 
     def v_BoolOp(self, node: ast.BoolOp) -> Any:
-        values = [self.visit(v) for v in node.values]
-        return all(values) if isinstance(node.op, ast.And) else any(values)
+        # Python's semantics: 'a or b' is a if a is true, else b (so ${width or 64} works)
+        value = None
+        for operand in node.values:
+            value = self.visit(operand)
+            if bool(value) != isinstance(node.op, ast.And):
+                return value
+        return value
 
     def v_Compare(self, node: ast.Compare) -> Any:
         left = self.visit(node.left)
@@ -224,8 +264,14 @@ class _Eval:
         return self.visit(node.body) if self.visit(node.test) else self.visit(node.orelse)
 
     def v_Call(self, node: ast.Call) -> Any:
-        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
-            name = node.func.id if isinstance(node.func, ast.Name) else _strip(node.func)
+        if not isinstance(node.func, ast.Name):
+            raise ExprError(
+                "expr-forbidden",
+                f"{_strip(node.func)} is not allowed in an expression (only the listed functions can be called, by name)",
+                hint="allowed functions: " + ", ".join(sorted(FUNCTIONS)),
+            )
+        if node.func.id not in FUNCTIONS:
+            name = node.func.id
             raise ExprError(
                 "expr-forbidden",
                 f"function {name!r} is not allowed",

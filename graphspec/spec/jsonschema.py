@@ -512,21 +512,20 @@ def build(ops: Iterable | None = None) -> dict:
         "additionalProperties": {"$ref": "#/$defs/Node"},
     }
     defs["Name"] = {"type": "string", "pattern": r"^(?!__)[A-Za-z_][A-Za-z0-9_]*$"}
+    # a mapping with 'type' is the long form {type, default, doc}; anything else is a default
+    # value (null: required), or the long form without 'type' (the type follows the default)
     defs["BlockParam"] = {
         "description": "a default value (its type is the param's type), null for a required param, or {type, default, doc}",
-        "anyOf": [
-            {
-                "type": "object",
-                "required": ["type"],
-                "properties": {
-                    "type": {"enum": ["int", "float", "bool", "str", "list", "any"]},
-                    "default": {},
-                    "doc": {"type": "string"},
-                },
-                "additionalProperties": False,
+        "if": {"type": "object", "required": ["type"]},
+        "then": {
+            "type": "object",
+            "properties": {
+                "type": {"enum": ["int", "float", "bool", "str", "list", "any"]},
+                "default": {"description": "null or absent: the caller must pass the param"},
+                "doc": {"type": "string"},
             },
-            {"not": {"type": "object", "required": ["type"]}},
-        ],
+            "additionalProperties": False,
+        },
     }
 
     # wire the node types into the file structure
@@ -549,7 +548,6 @@ def build(ops: Iterable | None = None) -> dict:
     }
     for name in ("blocks", "imports", "params", "dims"):
         root["properties"][name]["propertyNames"] = {"$ref": "#/$defs/Name"}
-    root["properties"]["dims"]["additionalProperties"] = {"type": "integer", "minimum": 1}
     root["properties"]["graphspec"]["markdownDescription"] = "format version: always `1`"
 
     schema = {

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from graphspec.errors import Collector, Diagnostic, GraphspecError, Location, did_you_mean
 from graphspec.graph.build import BlockDef, BlockTable, GraphBuilder, Source
 from graphspec.graph.model import Spec
+from graphspec.ops import registry
 from graphspec.spec import overrides as ov
 from graphspec.spec.expr import ExprError, resolve
 from graphspec.spec.schema import BlockDecl, SpecFile, name_problem
@@ -82,7 +83,8 @@ def _schema_errors(exc: ValidationError, tree: LocatedTree, model, out: Collecto
             out.add("version", f"unsupported format version {received!r}; this graphspec reads version 1", location=tree.loc(loc))
         else:
             shown = received if not isinstance(received, (dict, list)) else type(received).__name__
-            out.add("bad-type" if "type" in err["type"] else "bad-value", f"{'.'.join(map(str, loc)) or 'spec'}: {err['msg']}. Received: {shown!r}", location=tree.loc(loc))
+            wrong_type = "type" in err["type"] or err["type"].endswith("_parsing")  # int_parsing: 'many' for an int
+            out.add("bad-type" if wrong_type else "bad-value", f"{'.'.join(map(str, loc)) or 'spec'}: {err['msg']}. Received: {shown!r}", location=tree.loc(loc))
 
 
 def _fields_at(model, loc: tuple) -> list[str]:
@@ -119,6 +121,10 @@ class Loader:
             problem = name_problem(name)
             if problem:
                 self.out.add("bad-name", f"block name {problem}", location=tree.loc(("blocks", name), key=True))
+                continue
+            if name == "Sequential" or registry.get(name) is not None:
+                # nodes would silently get the built-in op, never this block
+                self.out.add("bad-name", f"block name {name!r} is taken by a built-in op", location=tree.loc(("blocks", name), key=True), hint="rename the block")
                 continue
             table.blocks[name] = BlockDef(name, decl, Source(tree, ("blocks", name)), table)
         base = Path(tree.file).parent

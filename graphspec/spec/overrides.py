@@ -20,37 +20,51 @@ def parse_assignments(items: Iterable[str]) -> dict[str, Any]:
         key = key.strip()
         if not sep or not key:
             raise GraphspecError.one("override", f"--set expects KEY=VALUE, received {item!r}", hint="e.g. --set params.width=64")
-        tree = parse(raw if raw.strip() else "''", f"--set {key}")
+        if any(not part.strip() for part in key.split(".")):
+            raise GraphspecError.one("override", f"--set {key}: empty part in the dotted key", hint="e.g. --set params.width=64")
+        try:
+            tree = parse(raw if raw.strip() else "''", f"--set {key}")
+        except GraphspecError as exc:
+            # the value is a command-line argument: a usage error, not an invalid spec
+            first = exc.diagnostics[0]
+            raise GraphspecError.one("override", f"--set {key}: cannot read the value {raw!r}: {first.message}", hint="values are YAML scalars or flow collections: 64, true, 1e-3, [3, 3], quote text with ''")
         out[key] = tree.data
     return out
 
 
 def apply(data: Any, overrides: Mapping[str, Any], file: str) -> Any:
-    """Set each dotted key in the spec tree; the parent mapping must exist."""
+    """Set each dotted key in the spec tree; the parent mapping must exist.
+
+    A missing mapping on the way is created (``--set params.width=64`` in a
+    spec without ``params``); a list is entered by index
+    (``--set nodes.head.layers.0.out_features=5``).
+    """
     problems = []
     for key, value in overrides.items():
         parts = key.split(".")
         if not isinstance(data, dict):
             break
-        node = data
-        ok = True
-        for depth, part in enumerate(parts[:-1]):
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                problems.append(
-                    Diagnostic(
-                        "override",
-                        f"--set {key}: {'.'.join(parts[: depth + 1])!r} is not a mapping",
-                        location=Location(file),
-                    )
-                )
-                ok = False
+        node: Any = data
+        for depth, part in enumerate(parts):
+            last = depth == len(parts) - 1
+            if isinstance(node, list):
+                if not (part.isascii() and part.isdigit() and int(part) < len(node)):
+                    problems.append(Diagnostic("override", f"--set {key}: {'.'.join(parts[:depth]) or 'the spec'!r} is a list of {len(node)}; {part!r} is not an index of it", location=Location(file)))
+                    break
+                if last:
+                    node[int(part)] = value
+                    break
+                node = node[int(part)]
+            elif isinstance(node, dict):
+                if last:
+                    node[part] = value
+                    break
+                if node.get(part) is None:
+                    node[part] = {}
+                node = node[part]
+            else:
+                problems.append(Diagnostic("override", f"--set {key}: {'.'.join(parts[:depth])!r} is not a mapping", location=Location(file)))
                 break
-            node = child
-        if ok:
-            node[parts[-1]] = value
     if problems:
         raise GraphspecError(problems)
     return data

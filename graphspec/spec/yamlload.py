@@ -250,9 +250,10 @@ class _Builder:
         if depth > MAX_DEPTH:
             raise GraphspecError.one("yaml-too-deep", f"YAML nesting is deeper than {MAX_DEPTH} levels", location=loc)
         if node.tag not in _CORE_TAGS:
+            shown = "!!" + node.tag[len("tag:yaml.org,2002:"):] if node.tag.startswith("tag:yaml.org,2002:") else node.tag
             raise GraphspecError.one(
                 "yaml-tag",
-                f"YAML tag {node.tag!r} is not allowed; specs hold plain data only",
+                f"YAML tag {shown!r} is not allowed; specs hold plain data only",
                 location=loc,
                 hint="remove the tag; graphspec never constructs objects from YAML",
             )

@@ -249,7 +249,7 @@ class DataConfig(_Strict):
     delimiter: str = Field(",", min_length=1, max_length=1)
     target_dtype: Optional[Literal["int64", "float32"]] = Field(None, description=".csv: default int64 for classify, float32 otherwise")
     seq_len: Optional[int] = Field(None, gt=0, le=100_000, description="sine/text: steps per example (default 32 for sine, 64 for text)")
-    samples: Optional[int] = Field(None, gt=0, le=10_000_000, description="sine: examples generated (default 2000); text: windows (default: non-overlapping cover)")
+    samples: Optional[int] = Field(None, gt=0, le=10_000_000, description="sine: examples generated (default 2000)")
     horizon: int = Field(1, gt=0, le=10_000, description="sine: future values to predict")
     noise: float = Field(0.05, ge=0, description="sine: standard deviation of added noise")
     options: dict[str, Any] = Field(default_factory=dict, description="extra options read by custom tasks")

@@ -32,6 +32,7 @@ class RunOptions:
     resume: bool = False
     quiet: bool = False
     progress: str | None = None  # rich | plain | quiet; None: auto from the TTY and quiet
+    threads: int | None = None  # CPU intra-op threads; None: auto (see set_threads)
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -71,6 +72,27 @@ def spec_dir_of(spec) -> Path | None:
     if spec.path and Path(spec.path).exists():
         return Path(spec.path).resolve().parent
     return None
+
+
+SMALL_MODEL = 2_000_000  # parameters below which one CPU thread is fastest
+
+
+def set_threads(task, device, threads: int | None) -> None:
+    """CPU intra-op threads: ``threads`` if given; else 1 for small models (below
+    SMALL_MODEL parameters), whose per-op work is too small to split, unless
+    OMP_NUM_THREADS is set. A resume makes the same choice, so it stays bit-identical."""
+    import torch
+
+    if device.type != "cpu":
+        return
+    if threads:
+        torch.set_num_threads(threads)
+        return
+    if os.environ.get("OMP_NUM_THREADS"):
+        return
+    n = sum(p.numel() for m in task.models.values() for p in m.parameters())
+    if n < SMALL_MODEL:
+        torch.set_num_threads(1)
 
 
 # ----------------------------------------------------------------- run folders
@@ -158,6 +180,36 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch * 7919 + 12345) % (2**63 - 1)
 
 
+def train_epoch(task, epoch: int, seed: int, step: int = 0, world: int = 1, on_step=None) -> tuple[dict[str, float], int]:
+    """One epoch of ``task``'s training batches: (mean of each train_step log, steps taken).
+
+    Raises Diverged on a NaN/Inf loss (on any rank under DDP).
+    """
+    import torch
+
+    gen = torch.Generator().manual_seed(_epoch_seed(seed, epoch))
+    loss_sum = 0.0
+    extra_sums: dict[str, float] = {}
+    n_steps = 0
+    for batch in task.train_batches(epoch, gen):
+        logs = task.train_step(batch)
+        lv = float(logs["loss"])
+        bad = not math.isfinite(lv)
+        if (bad or world > 1) and _any_rank(bad, world):
+            raise Diverged(f"loss is {lv if bad else 'not finite on another process'} at epoch {epoch + 1}, step {step + n_steps + 1}")
+        n_steps += 1
+        loss_sum += lv
+        if len(logs) > 1:
+            for k, v in logs.items():
+                if k != "loss":
+                    extra_sums[k] = extra_sums.get(k, 0.0) + float(v)
+        if on_step is not None:
+            on_step(lv)
+    metrics = {"loss": loss_sum / max(n_steps, 1)}
+    metrics.update({k: v / max(n_steps, 1) for k, v in extra_sums.items()})
+    return metrics, n_steps
+
+
 def train(spec, opts: RunOptions) -> dict[str, Any]:
     """Train what ``spec.train`` describes into ``runs/<name>``; returns the final metrics."""
     import torch
@@ -172,6 +224,10 @@ def train(spec, opts: RunOptions) -> dict[str, Any]:
         raise GraphspecError.one("usage", f"--precision {opts.precision} needs a CUDA device; this run is on {device.type}", hint="use --precision fp32 on CPU")
     rank, world, local = dist_env()
     if world > 1:
+        import warnings
+
+        # conv weights with one input channel have ambiguous strides; DDP warns, harmlessly
+        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
         if device.type == "cuda":
             device = torch.device("cuda", local)
             torch.cuda.set_device(device)
@@ -209,6 +265,7 @@ def train(spec, opts: RunOptions) -> dict[str, Any]:
     )
     task = cls(ctx)
     task.setup()
+    set_threads(task, device, opts.threads)
 
     rows: list[dict[str, Any]] = []
     start_epoch = 0
@@ -234,7 +291,7 @@ def train(spec, opts: RunOptions) -> dict[str, Any]:
         best_epoch = int(state["best_epoch"])
         bad_epochs = int(state["bad_epochs"])
         stopped = state.get("stopped") or "completed"
-        rows = [r for r in ck.read_metrics(run_dir) if r.get("epoch", 0) <= start_epoch]
+        rows = json.loads(state["rows"]) if "rows" in state else [r for r in ck.read_metrics(run_dir) if r.get("epoch", 0) <= start_epoch]
         progress.log(f"resuming {run_dir} at epoch {start_epoch + 1}/{cfg.epochs} (step {step})")
     elif main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -257,27 +314,9 @@ def train(spec, opts: RunOptions) -> dict[str, Any]:
         while not done and epoch < cfg.epochs:
             t0 = time.perf_counter()
             task.train(True)
-            gen = torch.Generator().manual_seed(_epoch_seed(cfg.seed, epoch))
             progress.begin_epoch(epoch, task.num_train_batches(), epoch)
-            loss_sum = None
-            extra_sums: dict[str, Any] = {}
-            n_steps = 0
-            for batch in task.train_batches(epoch, gen):
-                logs = task.train_step(batch)
-                loss = logs["loss"]
-                lv = float(loss)
-                bad = not math.isfinite(lv)
-                if _any_rank(bad, world):
-                    raise Diverged(f"loss is {lv if bad else 'not finite on another process'} at epoch {epoch + 1}, step {step + 1}")
-                step += 1
-                n_steps += 1
-                loss_sum = lv if loss_sum is None else loss_sum + lv
-                for k, v in logs.items():
-                    if k != "loss":
-                        extra_sums[k] = extra_sums.get(k, 0.0) + float(v)
-                progress.step(lv)
-            train_metrics = {"loss": (loss_sum or 0.0) / max(n_steps, 1)}
-            train_metrics.update({k: v / max(n_steps, 1) for k, v in extra_sums.items()})
+            train_metrics, n_steps = train_epoch(task, epoch, cfg.seed, step, world, progress.step)
+            step += n_steps
             train_metrics = task.all_reduce_mean(train_metrics)
             row: dict[str, Any] = {"epoch": epoch + 1, "step": step}
             row.update({f"train_{k}": v for k, v in train_metrics.items()})
@@ -324,9 +363,10 @@ def train(spec, opts: RunOptions) -> dict[str, Any]:
                     "weights": weights,
                     "task_state": task.state_dict(),
                     "rng": ck.rng_state(),
+                    "rows": json.dumps(rows),
                 }
-                _save_checkpoint(run_dir, "best" if improved else None, weights, meta, st)
                 ck.write_metrics(run_dir, rows)
+                _save_checkpoint(run_dir, "best" if improved else None, weights, meta, st)
             progress.end_epoch(epoch - 1, row)
             if stopped != "completed":
                 progress.log(f"early stopping: {monitor} has not improved for {bad_epochs} epochs (best {best_value:.4g} at epoch {best_epoch})")
@@ -444,6 +484,7 @@ def evaluate_run(spec, run: str | Path, device: str = "auto", which: str = "best
     ctx = TrainContext(spec=spec, cfg=cfg, device=resolve_device(device), spec_dir=spec_dir_of(spec), run_dir=run, log=lambda s: None)
     task = cls(ctx)
     task.setup()
+    set_threads(task, ctx.device, None)
     task.load_weights(weights)
     out: dict[str, Any] = {"run_dir": str(run), "spec": spec.name, "task": cfg.task, "weights": which, "epoch": int(meta["epoch"]) if "epoch" in meta else None}
     if meta.get("spec_sha256") and meta["spec_sha256"] != spec.sha256:

@@ -152,7 +152,11 @@ def build_drawing(spec, graphs: list, title: str | None = None) -> Drawing:
                 )
                 continue
             op = a["op"]
-            extra = f"shares {a['module']}" if a.get("module") and a["module"] != node_id else ""
+            extra = ""
+            if a.get("module") and a["module"] != node_id:  # shared weights: name the owner, relative to the scope
+                parent = node_id.rpartition(".")[0]
+                owner = a["module"][len(parent) + 1:] if parent and a["module"].startswith(parent + ".") else a["module"]
+                extra = f"shares {owner}"
             params = a["meta"].get("params", 0)
             macs = a["meta"].get("macs", 0)
             d.nodes[prefix + node_id] = DNode(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from graphspec.viz.model import Drawing
 
 
@@ -62,7 +64,7 @@ def to_mermaid(d: Drawing, direction: str = "TB") -> str:
     ids = {nid: f"n{i}" for i, nid in enumerate(d.nodes)}
     out = [
         "---",
-        f"title: {d.title}",
+        f"title: {json.dumps(d.title, ensure_ascii=False)}",
         "---",
         f"flowchart {direction}",
     ]
@@ -76,7 +78,7 @@ def to_mermaid(d: Drawing, direction: str = "TB") -> str:
             else:
                 out.append(f"{indent}{ids[n.id]}[{label}]")
         for c in subs:
-            out.append(f"{indent}subgraph {c.id}[{_mmd_str(c.label)}]")
+            out.append(f"{indent}subgraph {c.id} [{_mmd_str(c.label)}]")
             out.append(f"{indent}  direction {direction}")
             emit(c.id, indent + "  ")
             out.append(f"{indent}end")

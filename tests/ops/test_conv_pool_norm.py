@@ -234,31 +234,46 @@ def test_conv_errors():
         Conv1d(out_channels=4, kernel_size=3, padding=4, padding_mode="reflect").infer(T((1, 3, 4)))
 
 
+def param_error(cls, **kw) -> tuple[tuple, str]:
+    """(loc, msg) of the one validation error that cls(**kw) raises."""
+    with pytest.raises(ValidationError) as e:
+        cls(**kw)
+    errors = e.value.errors()
+    assert len(errors) == 1, errors  # one mistake, one error (no error per union branch)
+    return errors[0]["loc"], errors[0]["msg"]
+
+
 @pytest.mark.parametrize(
-    "kw, message",
+    "kw, loc, message",
     [
-        ({"out_channels": 0, "kernel_size": 3}, "greater than 0"),
-        ({"out_channels": 4, "kernel_size": 0}, "kernel_size must be a positive int or a list of them. Received: 0"),
-        ({"out_channels": 4, "kernel_size": [3, 3, 3]}, r"one value per spatial dim \(2\). Received: \[3, 3, 3\]"),
-        ({"out_channels": 4, "kernel_size": 3, "padding": "full"}, "'same' or 'valid'"),
-        ({"out_channels": 4, "kernel_size": 3, "padding": -1}, "padding must be an int >= 0"),
-        ({"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": "same"}, "padding='same' needs stride 1"),
-        ({"out_channels": 3, "kernel_size": 3, "groups": 2}, "out_channels must be divisible by groups"),
-        ({"out_channels": 4, "kernel_size": 3, "padding_mode": "mirror"}, "padding_mode"),
-        ({"out_channels": 4, "kernel_size": 3, "kernel": 3}, "Extra inputs"),
-        ({"out_channels": 4, "kernel_size": True}, "positive int"),
+        ({"out_channels": 0, "kernel_size": 3}, "out_channels", "greater than 0"),
+        ({"out_channels": 4, "kernel_size": 0}, "kernel_size", "Input should be a positive int or a list of them"),
+        ({"out_channels": 4, "kernel_size": [3, 3, 3]}, "kernel_size", "Input should have one value per spatial dim (2)"),
+        ({"out_channels": 4, "kernel_size": []}, "kernel_size", "Input should not be an empty list"),
+        ({"out_channels": 4, "kernel_size": True}, "kernel_size", "positive int"),
+        ({"out_channels": 4, "kernel_size": 2.5}, "kernel_size", "positive int"),
+        ({"out_channels": 4, "kernel_size": 3, "padding": "full"}, "padding", "'same' or 'valid'"),
+        ({"out_channels": 4, "kernel_size": 3, "padding": [1, -1]}, "padding", "Input should be an int >= 0"),
+        ({"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": "same"}, "padding", "'same' needs stride 1 (stride is 2)"),
+        ({"out_channels": 4, "kernel_size": 3, "stride": [1, 2], "padding": "same"}, "padding", "(stride is [1, 2])"),
+        ({"out_channels": 3, "kernel_size": 3, "groups": 2}, "groups", "Input should divide out_channels (3)"),
+        ({"out_channels": 4, "kernel_size": 3, "padding_mode": "mirror"}, "padding_mode", "'zeros'"),
+        ({"out_channels": 4, "kernel_size": 3, "kernel": 3}, "kernel", "Extra inputs"),
     ],
 )
-def test_conv2d_bad_params(kw, message):
-    with pytest.raises(ValidationError, match=message):
-        Conv2d(**kw)
+def test_conv2d_bad_params(kw, loc, message):
+    got_loc, msg = param_error(Conv2d, **kw)
+    assert got_loc == (loc,) and message in msg
 
 
 def test_conv_transpose_bad_params():
-    with pytest.raises(ValidationError, match="output_padding must be smaller than stride or dilation"):
-        ConvTranspose2d(out_channels=4, kernel_size=3, stride=2, output_padding=2)
-    with pytest.raises(ValidationError, match="one value per spatial dim"):
-        ConvTranspose2d(out_channels=4, kernel_size=[3])
+    assert param_error(ConvTranspose2d, out_channels=4, kernel_size=3, stride=2, output_padding=2) == (
+        ("output_padding",),
+        "Input should be smaller than stride or dilation (stride=2, dilation=1)",
+    )
+    ConvTranspose2d(out_channels=4, kernel_size=3, dilation=3, output_padding=2)  # < dilation is enough
+    assert param_error(ConvTranspose2d, out_channels=4, kernel_size=[3])[0] == ("kernel_size",)
+    assert param_error(ConvTranspose2d, out_channels=4, kernel_size=3, groups=3)[0] == ("groups",)
     with pytest.raises(ShapeError, match="zero or negative"):
         ConvTranspose2d(out_channels=4, kernel_size=1, padding=2).infer(T((1, 2, 3, 3)))
 
@@ -332,12 +347,13 @@ def test_pool_errors():
         MaxPool2d(kernel_size=3).infer(T((1, 3, 2, 2)))
     with pytest.raises(ShapeError, match=r"rank 2 or 3 \(\[C, L\] or \[N, C, L\]\)"):
         MaxPool1d(kernel_size=2).infer(T((1, 2, 8, 8)))
-    with pytest.raises(ValidationError, match="padding must be at most half"):
-        AvgPool2d(kernel_size=2, padding=2)
-    with pytest.raises(ValidationError, match="padding must be at most half the kernel size"):
-        MaxPool2d(kernel_size=3, padding=2, dilation=2)  # torch ignores dilation in this check
-    with pytest.raises(ValidationError, match="stride must be a positive int"):
-        MaxPool2d(kernel_size=2, stride=0)
+    assert param_error(AvgPool2d, kernel_size=[2, 4], padding=[1, 3]) == (
+        ("padding",),
+        "Input should be at most half of kernel_size ([2, 4])",
+    )
+    # torch ignores dilation in this check
+    assert param_error(MaxPool2d, kernel_size=3, padding=2, dilation=2)[0] == ("padding",)
+    assert param_error(MaxPool2d, kernel_size=2, stride=0)[0] == ("stride",)
     with pytest.raises(ValidationError):
         AvgPool1d(kernel_size=2, divisor_override=2)  # torch's AvgPool1d has no divisor_override
 
@@ -360,10 +376,9 @@ def test_adaptive_avg_pool():
     assert check(AdaptiveAvgPool2d(output_size=1), (2, 512, 7, 7)).shape == (2, 512, 1, 1)
     assert check(AdaptiveAvgPool2d(output_size=[6, 6]), (1, 256, 13, 13)).shape == (1, 256, 6, 6)
     assert AdaptiveAvgPool2d(output_size=1).infer(T(("batch", 512, "h", "w"))).shape == ("batch", 512, 1, 1)
-    with pytest.raises(ValidationError, match="one value per spatial dim"):
-        AdaptiveAvgPool1d(output_size=[2, 2])
-    with pytest.raises(ValidationError, match="output_size must be a positive int"):
-        AdaptiveAvgPool2d(output_size=0)
+    assert param_error(AdaptiveAvgPool1d, output_size=[2, 2])[1] == "Input should have one value per spatial dim (1)"
+    assert param_error(AdaptiveAvgPool2d, output_size=0)[0] == ("output_size",)
+    assert param_error(AdaptiveAvgPool2d, output_size=None)[0] == ("output_size",)
     with pytest.raises(ShapeError, match="rank 3 or 4"):
         AdaptiveAvgPool2d(output_size=1).infer(T((2, 512)))
 
@@ -400,16 +415,15 @@ def test_upsample():
 
 
 def test_upsample_errors():
-    with pytest.raises(ValidationError, match="exactly one of size and scale_factor"):
-        Upsample()
-    with pytest.raises(ValidationError, match="exactly one of size and scale_factor"):
-        Upsample(size=4, scale_factor=2)
-    with pytest.raises(ValidationError, match="align_corners can only be set"):
-        Upsample(scale_factor=2, align_corners=True)
-    with pytest.raises(ValidationError, match="scale_factor must be a positive number"):
-        Upsample(scale_factor=-2)
-    with pytest.raises(ValidationError):
-        Upsample(scale_factor=2, mode="area")
+    assert param_error(Upsample) == (("scale_factor",), "Give size or scale_factor")
+    assert param_error(Upsample, size=4, scale_factor=2) == (("scale_factor",), "Give size or scale_factor, not both")
+    assert param_error(Upsample, size=0)[0] == ("size",)  # one error: no "give size" on top
+    assert param_error(Upsample, scale_factor=2, align_corners=True) == (
+        ("align_corners",),
+        "align_corners only applies to interpolating modes, not mode 'nearest'",
+    )
+    assert param_error(Upsample, scale_factor=-2) == (("scale_factor",), "Input should be a positive number or a list of them")
+    assert param_error(Upsample, scale_factor=2, mode="area")[0] == ("mode",)
     with pytest.raises(ShapeError, match=r"mode='bilinear' needs an input of rank 4"):
         Upsample(scale_factor=2, mode="bilinear").infer(T((1, 3, 8)))
     with pytest.raises(ShapeError, match=r"size needs one value per spatial dim \(2\)"):

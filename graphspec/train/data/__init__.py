@@ -83,24 +83,49 @@ def sine(samples: int = 2000, seq_len: int = 32, horizon: int = 1, noise: float 
     return x[:, :, None].astype(np.float32), y.astype(np.float32)
 
 
-def text(path: Path, seq_len: int = 64, samples: int | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Byte-level next-character windows over a text file: x, y int64 [N, seq_len], y = x shifted by one.
+def read_text_bytes(path: Path, need: int) -> np.ndarray:
+    try:
+        raw = np.frombuffer(Path(path).read_bytes(), dtype=np.uint8).astype(np.int64)
+    except OSError as exc:
+        code = "file-not-found" if isinstance(exc, FileNotFoundError) else "file-unreadable"
+        raise GraphspecError.one(code, f"cannot read text file {str(path)!r}: {exc.strerror or exc}")
+    if len(raw) < need:
+        raise data_error(f"text file {str(path)!r} has {len(raw)} bytes; it needs at least {need}")
+    return raw
+
+
+def windows(raw: np.ndarray, seq_len: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """Next-byte windows: x = raw[s:s+T], y = raw[s+1:s+T+1] for s = 0, stride, ...
+
+    >>> x, y = windows(np.arange(10), 4, 2)
+    >>> x.tolist(), y[0].tolist()
+    ([[0, 1, 2, 3], [2, 3, 4, 5], [4, 5, 6, 7]], [1, 2, 3, 4])
+    """
+    starts = np.arange(0, len(raw) - seq_len, stride)
+    idx = starts[:, None] + np.arange(seq_len)[None, :]
+    return raw[idx], raw[idx + 1]
+
+
+def text_splits(path: Path, seq_len: int, val: float, test: float) -> tuple[tuple, tuple, tuple]:
+    """Byte-level next-character data over a text file, split by position (no window
+    crosses splits): the first part trains (windows every seq_len/8 bytes), the
+    next validates and the last tests (windows every seq_len/2 bytes).
 
     The vocabulary is the 256 byte values (ASCII text: one byte per character),
     so the model's last dim must be 256.
     """
-    try:
-        raw = np.frombuffer(Path(path).read_bytes(), dtype=np.uint8).astype(np.int64)
-    except OSError as exc:
-        raise GraphspecError.one("file-not-found" if isinstance(exc, FileNotFoundError) else "file-unreadable", f"cannot read text file {str(path)!r}: {exc.strerror or exc}")
-    if len(raw) < seq_len + 2:
-        raise data_error(f"text file {str(path)!r} has {len(raw)} bytes; it needs more than seq_len + 1 = {seq_len + 1}")
-    if samples is None:
-        starts = np.arange(0, len(raw) - seq_len - 1, max(1, seq_len // 2))
-    else:
-        starts = np.random.default_rng(seed).integers(0, len(raw) - seq_len - 1, size=samples)
-    idx = starts[:, None] + np.arange(seq_len)[None, :]
-    return raw[idx], raw[idx + 1]
+    raw = read_text_bytes(path, seq_len + 2)
+    n = len(raw)
+    a = int(n * (1 - val - test))
+    b = a + int(n * val)
+    parts = (raw[:a], raw[a:b], raw[b:])
+    out = []
+    for i, part in enumerate(parts):
+        if len(part) <= seq_len:
+            out.append((np.zeros((0, seq_len), np.int64), np.zeros((0, seq_len), np.int64)))
+        else:
+            out.append(windows(part, seq_len, max(1, seq_len // 8) if i == 0 else max(1, seq_len // 2)))
+    return tuple(out)
 
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
@@ -229,10 +254,7 @@ def load_arrays(cfg, graph, spec_dir: Path | None, task: str) -> tuple[dict[str,
         x, y = sine(cfg.samples or 2000, cfg.seq_len or 32, cfg.horizon, cfg.noise, seed=0)
         return {single(kind): x}, y, meta
     if kind == "text":
-        path = resolve_path(cfg.source[len("text:") :], spec_dir)
-        x, y = text(path, cfg.seq_len or 64, cfg.samples, seed=0)
-        meta.update(classes=256, path=str(path))
-        return {single("text"): x}, y, meta
+        raise AssertionError("text data are split by position: use load_splits")  # pragma: no cover
     path = resolve_path(cfg.source, spec_dir)
     meta["path"] = str(path)
     if kind == "npz":
@@ -281,6 +303,8 @@ def load_splits(cfg, graph, spec_dir: Path | None, task: str) -> Splits:
     import torch
 
     dcfg = cfg.data
+    if dcfg.kind == "text":
+        return _text_splits(cfg, graph, spec_dir)
     inputs, target, meta = load_arrays(dcfg, graph, spec_dir, task)
     checked = {n: check_against(n, a, graph.inputs[n].type, dcfg.source) for n, a in inputs.items()}
     n = len(next(iter(checked.values())))
@@ -295,3 +319,22 @@ def load_splits(cfg, graph, spec_dir: Path | None, task: str) -> Splits:
 
     meta["n"] = n
     return Splits(part(tr), part(va), part(te), meta)
+
+
+def _text_splits(cfg, graph, spec_dir: Path | None) -> Splits:
+    import torch
+
+    dcfg = cfg.data
+    names = list(graph.inputs)
+    if len(names) != 1:
+        raise data_error(f"text data feed one input, but graph {graph.name!r} has {len(names)}: {', '.join(names)}")
+    name = names[0]
+    path = resolve_path(dcfg.source[len("text:") :], spec_dir)
+    seq_len = dcfg.seq_len or 64
+    parts = text_splits(path, seq_len, cfg.val_split, cfg.test_split)
+    datasets = []
+    for x, y in parts:
+        x = check_against(name, x, graph.inputs[name].type, dcfg.source)
+        datasets.append(Dataset({name: torch.from_numpy(np.ascontiguousarray(x))}, torch.from_numpy(np.ascontiguousarray(y))))
+    meta = {"source": dcfg.source, "path": str(path), "classes": 256, "n": sum(len(d) for d in datasets)}
+    return Splits(*datasets, meta=meta)
