@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -159,14 +160,18 @@ def compare_latency(compiled: nn.Module, hand: nn.Module, x: torch.Tensor, round
             hand(x)
         n = max(_calls_per_sample(compiled, x), _calls_per_sample(hand, x))
         samples: dict[str, list[float]] = {"compiled": [], "hand": []}
+        cpu: dict[str, list[float]] = {"compiled": [], "hand": []}
         pair = [("compiled", compiled), ("hand", hand)]
         for r in range(rounds):
             for name, m in pair if r % 2 == 0 else pair[::-1]:
+                c0 = time.process_time()
                 t0 = time.perf_counter()
                 for _ in range(n):
                     m(x)
                 samples[name].append((time.perf_counter() - t0) / n)
+                cpu[name].append((time.process_time() - c0) / n)
     med = {k: statistics.median(v) for k, v in samples.items()}
+    cpu_med = {k: statistics.median(v) for k, v in cpu.items()}
     # per-round ratios: robust to load drift between rounds
     ratios = [c / h for c, h in zip(samples["compiled"], samples["hand"])]
     return {
@@ -176,6 +181,13 @@ def compare_latency(compiled: nn.Module, hand: nn.Module, x: torch.Tensor, round
         "hand_ms": med["hand"] * 1e3,
         "ratio": med["compiled"] / med["hand"],
         "ratio_of_pairs_median": statistics.median(ratios),
+        "compiled_min_ms": min(samples["compiled"]) * 1e3,
+        "hand_min_ms": min(samples["hand"]) * 1e3,
+        "ratio_of_minima": min(samples["compiled"]) / min(samples["hand"]),
+        # CPU time of this process per call: unaffected by waiting for a core on a busy machine
+        "compiled_cpu_ms": cpu_med["compiled"] * 1e3,
+        "hand_cpu_ms": cpu_med["hand"] * 1e3,
+        "cpu_ratio": cpu_med["compiled"] / cpu_med["hand"],
         "compiled_iqr_ms": _iqr(samples["compiled"]) * 1e3,
         "hand_iqr_ms": _iqr(samples["hand"]) * 1e3,
     }
@@ -238,7 +250,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    report: dict = {"torch": torch.__version__, "threads": torch.get_num_threads()}
+    report: dict = {"torch": torch.__version__, "threads": torch.get_num_threads(), "loadavg_before": os.getloadavg()}
+    if not args.json:
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
     cases = []
     spec = graphspec.load("resnet18")
@@ -261,14 +275,17 @@ def main(argv=None) -> int:
         report["latency"][name] = result
         if not args.json:
             print(
-                f"{name:9s} batch 1: compiled {result['compiled_ms']:.4f} ms, hand-written {result['hand_ms']:.4f} ms, "
-                f"ratio {result['ratio']:.3f} (median of per-round ratios {result['ratio_of_pairs_median']:.3f}; "
-                f"IQR {result['compiled_iqr_ms']:.4f} / {result['hand_iqr_ms']:.4f} ms; {result['calls_per_sample']} calls/sample, "
-                f"{result['rounds']} rounds; outputs max abs diff {diff:.2g})",
+                f"{name:9s} batch 1: compiled {result['compiled_ms']:.4f} ms, hand-written {result['hand_ms']:.4f} ms (medians): "
+                f"ratio {result['ratio']:.3f}\n"
+                f"{'':9s} median of per-round ratios {result['ratio_of_pairs_median']:.3f}, ratio of minima {result['ratio_of_minima']:.3f}, "
+                f"CPU-time ratio {result['cpu_ratio']:.3f} ({result['compiled_cpu_ms']:.4f} / {result['hand_cpu_ms']:.4f} ms CPU per call)\n"
+                f"{'':9s} IQR {result['compiled_iqr_ms']:.4f} / {result['hand_iqr_ms']:.4f} ms; {result['calls_per_sample']} calls per sample, "
+                f"{result['rounds']} rounds; outputs max abs diff {diff:.2g}",
                 flush=True,
             )
     build = build_times(args.build_repeats)
     report["build"] = build
+    report["loadavg_after"] = os.getloadavg()
     if args.json:
         print(json.dumps(report, indent=2))
     else:

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from graphspec.backends import torch_modules
-from graphspec.backends.torch_fx import Block, compile_graph, is_numbered, module_tree
+from graphspec.backends.torch_fx import Block, Sequential, compile_graph, is_numbered, module_tree
 from graphspec.errors import GraphspecError
 from graphspec.graph.model import Graph, Spec
 
@@ -399,7 +399,7 @@ def _leaf_paths(module: nn.Module) -> "OrderedDict[str, nn.Module]":
     def walk(m: nn.Module, prefix: str) -> None:
         for name, child in m.named_children():
             path = f"{prefix}.{name}" if prefix else name
-            if type(child) in (Block, nn.Sequential):
+            if type(child) in (Block, Sequential, nn.Sequential):
                 walk(child, path)
             else:
                 out[path] = child

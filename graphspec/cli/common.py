@@ -56,7 +56,9 @@ def print_diagnostics(diagnostics: Iterable[Diagnostic], json_out: bool = False,
 
 
 def human(n: float) -> str:
-    """>>> human(61100840), human(714_000_000), human(999)
+    """A short human-readable count.
+
+    >>> human(61100840), human(714_000_000), human(999)
     ('61.1M', '714.0M', '999')
     """
     for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):

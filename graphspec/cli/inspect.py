@@ -101,13 +101,22 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _shape_text(shape) -> str:
+    """``[batch, 10]``, or ``[batch, seq, 64] [1, batch, 64]`` for several outputs."""
+    if not shape:
+        return "?"
+    if isinstance(shape[0], list):
+        return " ".join(_shape_text(s) for s in shape)
+    return "[" + ", ".join(map(str, shape)) + "]"
+
+
 def _print_table(spec, rep: dict, dims: dict) -> None:
     header = ("node", "op", "output shape", "params", "MACs")
     rows = [
         (
             r["node"] + (f" (shares {r['shared_with']})" if r["shared_with"] else ""),
             r["op"],
-            "[" + ", ".join(map(str, r["output_shape"])) + "]" if r["output_shape"] and not isinstance(r["output_shape"][0], list) else str(r["output_shape"]),
+            _shape_text(r["output_shape"]),
             f"{r['params']:,}",
             f"{r['macs']:,}",
         )

@@ -27,15 +27,9 @@ def pool_axis(size: Dim, kernel: int, stride: int, padding: int = 0, dilation: i
     >>> pool_axis("h", 1, 2, ceil_mode=True)
     'min((h+2)//2, (h+1)//2)'
     """
-    if isinstance(size, int):
-        return pool_out(size, kernel, stride, padding, dilation, ceil_mode)
-    effective = dilation * (kernel - 1) + 1
-    if not ceil_mode or stride == 1:  # ceil_mode changes nothing at stride 1
-        return axis_out(size, kernel, stride, padding, dilation)
-    # (a - 1) // s + 1 written as (a + s - 1) // s, and so on: one division per dim
-    rounded_up = dim_floordiv(dim_add(size, 2 * padding - effective + 2 * stride - 1), stride)
-    last_start = dim_floordiv(dim_add(size, padding - 1 + stride), stride)
-    return rounded_up if rounded_up == last_start else f"min({rounded_up}, {last_start})"
+    if not ceil_mode or stride == 1:
+        return axis_out(size, kernel, stride, padding, dilation) if not isinstance(size, int) else pool_out(size, kernel, stride, padding, dilation)
+    return pool_out(size, kernel, stride, padding, dilation, ceil_mode)
 
 
 class _PoolNd(_SpatialOp):

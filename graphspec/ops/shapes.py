@@ -42,10 +42,19 @@ def pool_out(size: Dim, kernel: int, stride: int, padding: int = 0, dilation: in
     27
     >>> pool_out(5, 2, 2, ceil_mode=True)
     3
+    >>> pool_out("h", 2, 2, ceil_mode=True)
+    '(h+1)//2'
     """
-    if not isinstance(size, int):
-        return conv_out(size, kernel, stride, padding, dilation)
     effective = dilation * (kernel - 1) + 1
+    if not isinstance(size, int):
+        if not ceil_mode or stride == 1:  # ceil_mode changes nothing at stride 1
+            return conv_out(size, kernel, stride, padding, dilation)
+        # torch: round up, but drop a last window starting in the right padding;
+        # equal to min(ceil formula, (size + padding - 1) // stride + 1) when
+        # padding <= kernel // 2, which the pooling ops enforce.
+        rounded_up = dim_floordiv(dim_add(size, 2 * padding - effective + 2 * stride - 1), stride)
+        last_start = dim_floordiv(dim_add(size, padding - 1 + stride), stride)
+        return rounded_up if rounded_up == last_start else f"min({rounded_up}, {last_start})"
     span = size + 2 * padding - effective
     if ceil_mode:
         out = math.ceil(span / stride) + 1

@@ -52,7 +52,10 @@ def _infer(attrs: dict, node_id: str, in_types: list[TensorType], out: Collector
         result = op.infer(*in_types)
     except ShapeError as exc:
         received = ", ".join(f"{p}: {t} {t.dtype}" for p, t in zip(attrs["ports"], in_types))
-        message = f"node {node_id!r} ({op.op_name}): {exc}"
+        text = str(exc)
+        if text.startswith(f"{op.op_name}: "):  # ops phrase errors standalone; the node prefix names the op
+            text = text[len(op.op_name) + 2 :]
+        message = f"node {node_id!r} ({op.op_name}): {text}"
         if "Received" not in str(exc) and received:
             message += f". Received: {received}"
         code = exc.code if exc.code in ("shape", "shape-nonpositive", "dtype", "arity") else "shape"

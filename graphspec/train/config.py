@@ -422,7 +422,7 @@ def _located(exc: ValidationError, model, where, out, prefix: tuple) -> None:
                 choices = [c.strip().strip("'") for c in msg.split("Input should be ", 1)[-1].replace(" or ", ",").split(",")]
                 hint = did_you_mean(received, [c for c in choices if c])
             out.add(
-                "bad-type" if "type" in err["type"] and err["type"] != "literal_error" else "bad-value",
+                "bad-type" if ("type" in err["type"] or err["type"].endswith("_parsing")) and err["type"] != "literal_error" else "bad-value",
                 f"{dotted}: {msg}. Received: {shown!r}",
                 location=where(loc),
                 hint=hint,

@@ -214,6 +214,16 @@ def train(spec, opts: RunOptions) -> dict[str, Any]:
     """Train what ``spec.train`` describes into ``runs/<name>``; returns the final metrics."""
     import torch
 
+    threads = torch.get_num_threads()
+    try:
+        return _train(spec, opts)
+    finally:
+        torch.set_num_threads(threads)  # set_threads() may have lowered it for this run
+
+
+def _train(spec, opts: RunOptions) -> dict[str, Any]:
+    import torch
+
     from graphspec.train import checkpoint as ck
     from graphspec.train.progress import Progress
     from graphspec.train.tasks.base import TrainContext
@@ -470,6 +480,16 @@ def _train_loc(spec, key: str) -> Location | None:
 # ----------------------------------------------------------------- evaluate
 def evaluate_run(spec, run: str | Path, device: str = "auto", which: str = "best") -> dict[str, Any]:
     """Test (and validation) metrics of a trained run from its ``best`` (or ``last``) weights."""
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        return _evaluate_run(spec, run, device, which)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _evaluate_run(spec, run, device: str, which: str) -> dict[str, Any]:
     from graphspec.train import checkpoint as ck
     from graphspec.train.tasks.base import TrainContext
 

@@ -43,7 +43,7 @@ def plot_curves(run_dir: Path, rows: list[dict[str, Any]]) -> list[str]:
             ax.plot(epochs, [float("nan") if y is None else y for y in ys], marker="o", markersize=3, label=k)
         ax.set_xlabel("epoch")
         ax.set_title({"loss.png": "loss", "metrics.png": "metrics", "lr.png": "learning rate"}[fname])
-        if fname == "lr.png":
+        if fname == "lr.png" and all((r.get("lr") or 0) > 0 for r in rows):
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
         ax.legend()

@@ -58,7 +58,7 @@ def test_module_paths_are_node_ids(features):
         "head2.weight", "head2.bias",
     ]  # fmt: skip
     # numbered children live in nn.Sequential, like torchvision's features.0
-    assert type(model.body) is nn.Sequential and type(model.head) is nn.Sequential
+    assert isinstance(model.body, nn.Sequential) and isinstance(model.head, nn.Sequential)
     assert type(model.stem) is Block and type(model.body[0]) is Block
     assert isinstance(model.head[0], nn.Linear) and model.head[2].out_features == 10
     assert model.get_submodule("body.1.a.fc").in_features == 64
@@ -246,7 +246,7 @@ def test_deepcopy_and_pickle_keep_everything(features):
     for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
         assert type(clone).__name__ == "Mlp" and isinstance(clone, CompiledGraph)
         assert list(clone.state_dict()) == list(model.state_dict())  # incl. the unused head2
-        assert type(clone.body) is nn.Sequential
+        assert isinstance(clone.body, nn.Sequential)
         assert clone.graphspec_outputs == ["logits"]
         assert clone.stem.fc.weight is not model.stem.fc.weight
         torch.testing.assert_close(clone(x), model(x), rtol=0, atol=0)

@@ -59,6 +59,7 @@ class RoleConfig(_Strict):
     optimizer: Optional[OptimizerConfig] = Field(None, description="default: train.optimizer")
     schedule: Optional[ScheduleConfig] = Field(None, description="default: train.schedule")
     steps: int = Field(1, ge=1, le=100, description="updates of this role per batch of real examples")
+    ema: Optional[float] = Field(None, ge=0, lt=1, description="generator only: keep an exponential moving average of the weights with this decay; samples, metrics and saved weights use it")
 
 
 class GANRoles(_Strict):
@@ -140,6 +141,8 @@ class GANTask(Task):
         problems = super().check_config(cfg, spec)
         if cfg.loss is not None:
             problems.append((("loss",), "task 'gan' takes no train.loss; set train.gan_loss (non_saturating or minimax)"))
+        if cfg.roles.discriminator.ema is not None:
+            problems.append((("roles", "discriminator", "ema"), "ema applies to the generator only"))
         if cfg.graph is not None:
             problems.append((("graph",), "task 'gan' takes its graphs from train.roles.generator.graph and train.roles.discriminator.graph"))
         for role in ("generator", "discriminator"):
@@ -179,10 +182,25 @@ class GANTask(Task):
                 f"generator and discriminator graphs share node paths with weights: {', '.join(sorted(shared)[:5])}",
                 hint="give the two networks different node names (e.g. one Sequential called G and one called D)",
             )
-        self.G = self.add_model("generator", self.G_module)
+        self.ema = r.generator.ema
+        self._ema_steps = 0
+        self._g_params = {n for n, _ in self.G_module.named_parameters()}
+        if self.ema is not None:
+            # the average is what samples, metrics and the saved "generator" weights use;
+            # the trained weights travel in the task state (for resume)
+            self.G_train = self.G_module
+            self.G = self.add_model("generator_train", self.G_train, save=False)
+            self.G_module = self.compile(self.g_graph.name, outputs=[self.g_out])
+            self.G_module.load_state_dict(self.G_train.state_dict())
+            for p in self.G_module.parameters():
+                p.requires_grad_(False)
+            self.models["generator"] = self.G_module
+        else:
+            self.G_train = self.G_module
+            self.G = self.add_model("generator", self.G_module)
         self.D = self.add_model("discriminator", self.D_module)
         self.d_has_bn = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in self.D_module.modules())
-        self.add_optimizer("generator", self.G_module.parameters(), r.generator.optimizer, r.generator.schedule)
+        self.add_optimizer("generator", self.G_train.parameters(), r.generator.optimizer, r.generator.schedule)
         self.add_optimizer("discriminator", self.D_module.parameters(), r.discriminator.optimizer, r.discriminator.schedule)
         self._gen = None
         self._real_scale = None
@@ -267,6 +285,8 @@ class GANTask(Task):
                 else:
                     g_loss = -_bce(out, 0.0, self.d_logits)
                 self.optimize(g_loss * scale if scale != 1.0 else g_loss, name="generator")
+                if self.ema is not None:
+                    self._ema_update()
         finally:
             for p in self.D_module.parameters():
                 p.requires_grad_(True)
@@ -278,6 +298,28 @@ class GANTask(Task):
             "d_real": prob(d_real.detach().float()).mean(),
             "d_fake": prob(d_fake.detach().float()).mean(),
         }
+
+    @torch.no_grad()
+    def _ema_update(self) -> None:
+        self._ema_steps += 1
+        t = self._ema_steps
+        d = min(self.ema, (1 + t) / (10 + t))  # warm-up: early averages do not drag the initial weights along
+        avg = self.G_module.state_dict()
+        for k, v in self.G_train.state_dict().items():
+            if k in self._g_params:
+                avg[k].mul_(d).add_(v, alpha=1 - d)
+            else:  # BatchNorm statistics and counters follow the trained network
+                avg[k].copy_(v)
+
+    def extra_state(self) -> dict[str, Any]:
+        if self.ema is None:
+            return {}
+        return {"generator_train": {k: v.detach().cpu().clone() for k, v in self.G_train.state_dict().items()}, "ema_steps": self._ema_steps}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        if self.ema is not None and state.get("generator_train") is not None:
+            self.G_train.load_state_dict(state["generator_train"])
+            self._ema_steps = int(state.get("ema_steps", 0))
 
     # ---- evaluation -----------------------------------------------------
     @torch.no_grad()
