@@ -72,8 +72,8 @@ def make_spec(n_nodes: int, width: int = 64) -> str:
     return "\n".join(lines) + "\n"
 
 
-def time_load(path: Path, repeats: int) -> tuple[float, list[float], float, int]:
-    """Median wall time, all wall times, median CPU time (less sensitive to a busy machine), op nodes."""
+def time_load(path: Path, repeats: int) -> tuple[float, list[float], list[float], int]:
+    """Median wall time, all wall times, all CPU times (less sensitive to a busy machine), op nodes."""
     import gc
 
     import graphspec
@@ -88,7 +88,7 @@ def time_load(path: Path, repeats: int) -> tuple[float, list[float], float, int]
         cpu.append(time.process_time() - c0)
         n = sum(1 for _ in spec.graph().op_nodes())
         del spec
-    return statistics.median(times), times, statistics.median(cpu), n
+    return statistics.median(times), times, cpu, n
 
 
 def time_validate(spec: str, repeats: int) -> dict:
@@ -129,6 +129,7 @@ def time_validate(spec: str, repeats: int) -> dict:
         "median_s": statistics.median(times),
         "times_s": times,
         "cpu_median_s": statistics.median(cpu),
+        "cpu_min_s": min(cpu),
         "python_startup_s": bare,
         "heavy_imports": heavy,
         "torch_imported": "torch" in top_level,
@@ -179,7 +180,11 @@ def main(argv: list[str] | None = None) -> int:
         for n in sizes:
             med, times, cpu, n_ops = time_load(paths[n], args.repeats)
             results["loads"].append(
-                {"nodes": n_ops, "requested": n, "median_s": med, "times_s": times, "cpu_median_s": cpu, "per_node_us": med / n_ops * 1e6}
+                {
+                    "nodes": n_ops, "requested": n, "median_s": med, "times_s": times,
+                    "cpu_median_s": statistics.median(cpu), "cpu_min_s": min(cpu), "cpu_s": cpu,
+                    "per_node_us": med / n_ops * 1e6,
+                }
             )
         if args.profile:
             results["profile"] = profile_load(paths[sizes[-1]])
@@ -192,11 +197,19 @@ def main(argv: list[str] | None = None) -> int:
     if len(loads) >= 2:
         ratio = loads[1]["median_s"] / loads[0]["median_s"]
         results["ratio"] = ratio
+        results["ratio_cpu_min"] = loads[1]["cpu_min_s"] / loads[0]["cpu_min_s"]
         results["targets"]["ratio"] = {"value": ratio, "target": f"<= {TARGET_RATIO}", "ok": ratio <= TARGET_RATIO}
     results["targets"]["load_10k"] = {"value": big["median_s"], "target": f"< {TARGET_10K_S} s", "ok": big["median_s"] < TARGET_10K_S}
     results["targets"]["validate_wall"] = {"value": validate["median_s"], "target": f"< {TARGET_VALIDATE_S} s", "ok": validate["median_s"] < TARGET_VALIDATE_S}
     results["targets"]["validate_no_torch"] = {"value": validate["heavy_imports"], "target": "no torch", "ok": not validate["torch_imported"]}
     ok = all(t["ok"] for t in results["targets"].values())
+    # the same targets judged on the fastest CPU time: what a quiet machine would show
+    results["targets_cpu_min"] = {
+        "load_10k": {"value": big["cpu_min_s"], "ok": big["cpu_min_s"] < TARGET_10K_S},
+        "validate": {"value": validate["cpu_min_s"], "ok": validate["cpu_min_s"] < TARGET_VALIDATE_S},
+    }
+    if "ratio_cpu_min" in results:
+        results["targets_cpu_min"]["ratio"] = {"value": results["ratio_cpu_min"], "ok": results["ratio_cpu_min"] <= TARGET_RATIO}
 
     if args.json:
         print(json.dumps(results, indent=2))
@@ -206,12 +219,14 @@ def main(argv: list[str] | None = None) -> int:
           + ("  (busy machine: wall times are inflated; CPU times are steadier)" if load > (os.cpu_count() or 1) else ""))
     print("graphspec.load (YAML, schema, expansion, shapes, cost, lint), median of", args.repeats)
     for r in loads:
-        print(f"  {r['nodes']:>7,} op nodes: {r['median_s'] * 1000:8.1f} ms wall, {r['cpu_median_s'] * 1000:8.1f} ms CPU  ({r['per_node_us']:.0f} us/node; runs: "
-              + ", ".join(f"{t * 1000:.0f}" for t in r["times_s"]) + " ms)")
+        print(f"  {r['nodes']:>7,} op nodes: median {r['median_s'] * 1000:7.1f} ms wall; CPU median {r['cpu_median_s'] * 1000:7.1f} ms, "
+              f"min {r['cpu_min_s'] * 1000:7.1f} ms ({r['cpu_min_s'] / r['nodes'] * 1e6:.0f} us/node); wall runs: "
+              + ", ".join(f"{t * 1000:.0f}" for t in r["times_s"]) + " ms")
     if "ratio" in results:
-        print(f"  ratio {loads[1]['nodes']:,}/{loads[0]['nodes']:,}: {results['ratio']:.2f}")
+        print(f"  ratio {loads[1]['nodes']:,}/{loads[0]['nodes']:,}: {results['ratio']:.2f} (wall medians), {results['ratio_cpu_min']:.2f} (CPU minima)")
     print(f"{validate['command']}: median {validate['median_s'] * 1000:.0f} ms wall "
-          f"({validate['cpu_median_s'] * 1000:.0f} ms CPU; bare python start-up {validate['python_startup_s'] * 1000:.0f} ms), exit {validate['exit_code']}")
+          f"(CPU median {validate['cpu_median_s'] * 1000:.0f} ms, min {validate['cpu_min_s'] * 1000:.0f} ms; "
+          f"bare python start-up {validate['python_startup_s'] * 1000:.0f} ms wall), exit {validate['exit_code']}")
     print(f"  heavy imports: {', '.join(validate['heavy_imports']) or 'none'}")
     print("  slowest imports (cumulative): " + ", ".join(f"{m} {us / 1000:.0f} ms" for m, us in validate["slowest_imports_us"]))
     print("targets:")
@@ -219,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
         value = t["value"]
         shown = f"{value:.3f}" if isinstance(value, float) else str(value)
         print(f"  {'ok  ' if t['ok'] else 'MISS'} {name}: {shown} (target {t['target']})")
+    print("same targets on CPU minima (a quiet machine's view):")
+    for name, t in results["targets_cpu_min"].items():
+        print(f"  {'ok  ' if t['ok'] else 'MISS'} {name}: {t['value']:.3f}")
     if args.profile:
         print()
         print(results["profile"])

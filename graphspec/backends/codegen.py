@@ -190,8 +190,6 @@ def _from_signature(m: nn.Module, cls: str) -> str:
     kwargs: dict[str, Any] = {}
     for name, p in list(sig.parameters.items())[1:]:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            if p.kind == p.VAR_KEYWORD and not kwargs and not args and name == "children":
-                continue
             raise CodegenError(f"{type(m).__name__}.__init__ takes *{name}")
         if name not in m.__dict__:
             raise CodegenError(f"{type(m).__name__} keeps no attribute {name!r} for its __init__ parameter")
@@ -413,10 +411,13 @@ def generate_from_module(module: nn.Module, source: str | None = None) -> str:
 
     ``module`` is a compiled graph (a GraphModule from :func:`compile_graph`).
     """
-    cls_name = type(module).__name__
     leaves = _leaf_paths(module)
-    classes = [c for c in custom_classes(leaves.values())]
+    classes = custom_classes(leaves.values())
     uses_block = any(type(m) is Block for m in module.modules())
+    taken = {c.__name__ for c in classes} | {"Block", "OrderedDict", "Optional", "Sequence", "Tuple", "Union"}
+    cls_name = type(module).__name__
+    if cls_name in taken:  # e.g. a spec named "block": keep the helper class's name free
+        cls_name += "Model"
     exprs = {path: module_expr(m, classes) for path, m in leaves.items()}
     tree = module_tree(leaves)
     body_lines = []

@@ -246,11 +246,12 @@ def _other_size(n: int) -> int:
     return max(2, n - max(1, n // 4))
 
 
-def run_torch(module, feeds: dict[str, np.ndarray], input_names: Sequence[str]) -> list[np.ndarray]:
+def run_torch(module, feeds: dict[str, np.ndarray], input_names: Sequence[str], device: str = "cpu") -> list[np.ndarray]:
+    """The module's outputs as numpy arrays (the module must already be on ``device``)."""
     import torch
 
     with torch.no_grad():
-        out = module(*[torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in input_names])
+        out = module(*[torch.from_numpy(np.ascontiguousarray(feeds[n])).to(device) for n in input_names])
     if not isinstance(out, (tuple, list)):
         out = (out,)
     return [t.detach().cpu().numpy() for t in out]
@@ -274,8 +275,9 @@ def check(
     rtol: float | None = None,
     seed: int = 1,
     session: Any = None,
+    device: str = "cpu",
 ) -> ParityReport:
-    """Run PyTorch and onnxruntime at each point and compare every output."""
+    """Run PyTorch (on ``device``, where the module already is) and onnxruntime at each point; compare every output."""
     from graphspec.backends.onnx_export import make_inputs
     from graphspec.runtime.session import Session
 
@@ -286,7 +288,7 @@ def check(
     for i, sizes in enumerate(points):
         feeds = make_inputs(graph, input_names, sizes, seed=seed + i)
         try:
-            ref = run_torch(module, feeds, input_names)
+            ref = run_torch(module, feeds, input_names, device)
         except Exception as exc:
             raise GraphspecError.one(
                 "parity",

@@ -222,7 +222,9 @@ class EarlyStoppingConfig(_Strict):
 
 
 def metric_mode(metric: str) -> str:
-    """>>> metric_mode("val_accuracy"), metric_mode("val_loss")
+    """"max" for metrics that grow when better (accuracy, r2, return), else "min".
+
+    >>> metric_mode("val_accuracy"), metric_mode("val_loss")
     ('max', 'min')
     """
     return "max" if any(k in metric for k in ("accuracy", "r2", "return")) else "min"

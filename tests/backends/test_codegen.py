@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"
 FEATURES = ROOT / "tests" / "spec" / "fixtures" / "features.yaml"
 ALLOWED_IMPORTS = {"math", "operator", "typing", "torch", "collections"}
+# ImageNet models: seconds per case on two cores
+SLOW = {"alexnet", "vgg11", "resnet18", "mobilenet_v2"}
 
 
 def zoo_cases():
@@ -30,7 +32,8 @@ def zoo_cases():
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         graphs = list((data.get("graphs") or {"main": None}).keys())
         for g in graphs:
-            cases.append(pytest.param(path, g if len(graphs) > 1 else None, id=f"{path.stem}-{g}"))
+            marks = [pytest.mark.slow] if path.stem in SLOW else []
+            cases.append(pytest.param(path, g if len(graphs) > 1 else None, id=f"{path.stem}-{g}", marks=marks))
     return cases
 
 
@@ -211,3 +214,22 @@ def test_generated_file_runs_in_a_fresh_interpreter(tmp_path):
     res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "(2, 10)"
+
+
+def test_class_name_that_clashes_with_a_helper_class_is_renamed():
+    spec = graphspec.load(
+        "block.yaml",
+        text="""
+graphspec: 1
+name: block
+inputs: {x: {shape: [batch, 4]}}
+nodes:
+  a: {op: Linear, in: x, out_features: 4}
+  add: {op: Add, in: [a, x]}
+outputs: {y: add}
+""",
+    )
+    ns: dict = {}
+    exec(compile(generate(spec), "generated", "exec"), ns)  # noqa: S102
+    model = ns["BlockModel"]()
+    model.load_state_dict(spec.to_torch().state_dict(), strict=True)

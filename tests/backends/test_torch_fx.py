@@ -264,6 +264,9 @@ def test_torch_export_with_dynamic_batch(features):
     for n in (1, 7):
         x = torch.randn(n, 64)
         torch.testing.assert_close(exported.module()(x), model(x))
+    # module paths survive into the export (ONNX and unflatten name things from them)
+    stacks = [list(n.meta["nn_module_stack"].values())[-1][0] for n in exported.graph.nodes if n.op == "call_function"]
+    assert stacks[:3] == ["stem.fc", "stem.act", "body.0.a.fc"]
 
 
 def test_torch_compile_full_graph(features):

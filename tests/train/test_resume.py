@@ -23,9 +23,10 @@ def _weights(path):
 
 
 def test_sigkill_then_resume_is_bit_identical(tmp_path):
+    from conftest import run_cli
+
     runs = tmp_path / "runs"
-    full = run_subprocess("train", *ARGS, "--runs-dir", runs, "--name", "full")
-    assert full.returncode == 0, full.stderr
+    assert run_cli("train", *ARGS, "--runs-dir", runs, "--name", "full") == 0  # in-process: same code, one start-up less
 
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     proc = subprocess.Popen(

@@ -77,6 +77,7 @@ def test_decoder_is_tied_to_the_trained_weights():
     from graphspec.train.tasks.base import TrainContext
     from graphspec.train.tasks.vae import VAETask
 
+    torch.set_num_threads(1)  # as the engine does for small models
     spec = load()
     cfg, _ = resolve_config(spec)
     task = VAETask(TrainContext(spec=spec, cfg=cfg, device=torch.device("cpu")))

@@ -208,7 +208,9 @@ def check_against(name: str, arr: np.ndarray, itype, source: str) -> np.ndarray:
 
 # ----------------------------------------------------------------- assembly
 def split_indices(n: int, val: float, test: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """>>> [len(s) for s in split_indices(1797, 0.15, 0.15, 0)]
+    """Seeded train/val/test index arrays.
+
+    >>> [len(s) for s in split_indices(1797, 0.15, 0.15, 0)]
     [1257, 269, 271]
     """
     perm = np.random.default_rng(seed).permutation(n)
