@@ -57,8 +57,8 @@ def _child_first_getattr(self: nn.Module, name: str):
     # containers hold only modules, and the compiled forward reads a path such
     # as self.layer1[0].conv1 on every call. Same result (torch forbids a name in
     # two of these dicts), fewer lookups.
-    modules = self.__dict__["_modules"]
-    if name in modules:
+    modules = self.__dict__.get("_modules")
+    if modules is not None and name in modules:
         return modules[name]
     return nn.Module.__getattr__(self, name)
 
@@ -77,8 +77,9 @@ class Block(nn.Module):
             self.add_module(name, child)
 
     def __getattr__(self, name: str):
-        modules = self.__dict__["_modules"]
-        if name in modules:  # children first: the compiled forward reads them on every call
+        # children first: the compiled forward reads them on every call
+        modules = self.__dict__.get("_modules")
+        if modules is not None and name in modules:
             return modules[name]
         return super().__getattr__(name)
 

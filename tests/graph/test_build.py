@@ -531,3 +531,17 @@ def test_bad_input_dims_all_reported():
     )
     assert [d.code for d in errs] == ["bad-value", "expr-zero-division", "bad-value", "bad-type", "too-large"]
     assert [d.location.col for d in errs] == sorted(d.location.col for d in errs)
+
+
+def test_block_named_like_a_builtin_op():
+    errs = errors(
+        """
+        graphspec: 1
+        blocks:
+          Linear: {nodes: {r: {op: ReLU, in: x}}, outputs: r}
+        inputs: {x: {shape: [4]}}
+        nodes: {a: {op: ReLU, in: x}}
+        outputs: a
+        """
+    )
+    assert [(d.code, d.location.line) for d in errs] == [("bad-name", 4)]
