@@ -58,8 +58,13 @@ def test_round_trip_of_plain_data(data, flow):
     assert _same(yaml.safe_load(text), data)
 
 
+# plain keys that YAML 1.1 reads as booleans or null (the loader rejects those as keys)
+_RESERVED = {"yes", "no", "on", "off", "true", "false", "null"}
+plain_keys = st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True).filter(lambda k: k not in _RESERVED)
+
+
 @PROPS
-@given(st.lists(st.tuples(st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True), st.one_of(st.integers(), texts, st.lists(st.integers(), max_size=3))), min_size=1, max_size=12, unique_by=lambda kv: kv[0]), st.lists(st.integers(0, 2), min_size=12, max_size=12))
+@given(st.lists(st.tuples(plain_keys, st.one_of(st.integers(), texts, st.lists(st.integers(), max_size=3))), min_size=1, max_size=12, unique_by=lambda kv: kv[0]), st.lists(st.integers(0, 2), min_size=12, max_size=12))
 def test_locations_point_at_the_right_line(items, gaps):
     """Each key's location, and its value's, is the line and column where it is written."""
     lines = ["# a comment line", "graphspec: 1"]
