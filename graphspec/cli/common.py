@@ -61,7 +61,7 @@ def human(n: float) -> str:
     >>> human(61100840), human(714_000_000), human(999)
     ('61.1M', '714.0M', '999')
     """
-    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+    for unit, size in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if abs(n) >= size:
             return f"{n / size:.1f}{unit}"
     return str(int(n))

@@ -28,8 +28,8 @@ def parse_dims(text: str) -> dict[str, int]:
     out = {}
     for item in filter(None, (s.strip() for s in text.split(","))):
         k, _, v = item.partition("=")
-        if not v.strip().isdigit() or int(v) <= 0:
-            raise GraphspecError.one("usage", f"--dims expects NAME=N with N > 0, received {item!r}")
+        if not v.strip().isdigit() or not 0 < int(v) < 2**31:
+            raise GraphspecError.one("usage", f"--dims expects NAME=N with 0 < N < 2**31, received {item!r}")
         out[k.strip()] = int(v)
     return out
 
@@ -86,8 +86,10 @@ def run(args: argparse.Namespace) -> int:
     graphs = [spec.graph(args.graph)] if args.graph or len(spec.graphs) == 1 else list(spec.graphs.values())
     if dims:
         sizes = {**spec.dims, **dims}
+        problems = Collector()
         for g in graphs:
-            cost.run(spec, g, Collector(), sizes)
+            cost.run(spec, g, problems, sizes)
+        problems.raise_if_errors()  # counts at these sizes would be wrong
     reports = [graph_report(spec, g, args.depth) for g in graphs]
     if args.json:
         doc = {"spec": spec.name, "file": spec.path, "macs_convention": "multiply-accumulates at the example dims", "dims": {**spec.dims, **dims}, "graphs": reports}

@@ -65,6 +65,10 @@ class BlockDef:
     decl: dict[str, Any]  # raw block mapping (already schema-checked)
     src: Source
     table: "BlockTable"  # blocks visible inside this block (its file's)
+    # Params the block body sees besides its own: the spec's params for blocks
+    # defined in the spec itself (lexical scope); nothing for imported blocks,
+    # which must not depend on the spec that happens to import them.
+    base_params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -271,6 +275,18 @@ class GraphBuilder:
                         node=scope.path(name),
                         hint=did_you_mean(r, known),
                     )
+        try:
+            order = list(nx.lexicographical_topological_sort(deps, key=index.__getitem__))
+        except nx.NetworkXUnfeasible:  # rare: find and report each cycle, build the rest
+            self._report_cycles(deps, nodes, index, src, scope)
+            order = list(nx.lexicographical_topological_sort(deps, key=index.__getitem__))
+        for name in order:
+            try:
+                scope.names[name] = self._node(name, nodes[name], src.at(name), scope)
+            except _Skip:
+                pass
+
+    def _report_cycles(self, deps: nx.DiGraph, nodes: dict, index: dict, src: Source, scope: Scope) -> None:
         for component in list(nx.strongly_connected_components(deps)):
             first = min(component, key=index.__getitem__)
             if len(component) == 1 and not deps.has_edge(first, first):
@@ -285,11 +301,6 @@ class GraphBuilder:
                 hint="a computation graph must be acyclic; feed state back through the training loop instead",
             )
             deps.remove_nodes_from(component)
-        for name in nx.lexicographical_topological_sort(deps, key=lambda n: index[n]):
-            try:
-                scope.names[name] = self._node(name, nodes[name], src.at(name), scope)
-            except _Skip:
-                pass
 
     # -- one node ------------------------------------------------------------
     def _node(self, name: str, body: dict, src: Source, scope: Scope) -> Value:
@@ -309,7 +320,7 @@ class GraphBuilder:
         value: Value = {}
         for i in range(repeat):
             value = self._call(body, src, scope, f"{path}.{i}", inputs, {**scope.params, "i": i}, trail=[(path, "repeat")])
-            inputs = [next(iter(value.values()))]
+            inputs = _chain(inputs, next(iter(value.values())))
         return value
 
     def _inputs(self, body: dict, src: Source, scope: Scope, path: str) -> Any:
@@ -342,6 +353,9 @@ class GraphBuilder:
             return self._primitive(op_cls, body, src, scope, path, inputs, params, trail)
         block = scope.table.get(op_name)
         if block is not None:
+            if "share" in body:
+                self.out.add("share", f"'share' works on single ops, not on block {op_name!r}", location=src.loc("share", key=True), node=path, hint="share the ops inside the block instead")
+                raise _Skip
             return self._block(block, body, src, scope, path, inputs, params, trail)
         choices = registry.names() + list(scope.table.blocks) + ["Sequential"]
         self.out.add("unknown-op", f"unknown op {op_name!r}", location=src.loc("op"), node=path, hint=did_you_mean(op_name, choices) or "run 'graphspec ops' for the list")
@@ -378,7 +392,7 @@ class GraphBuilder:
             for r in range(repeat):
                 lparams = {**params, "i": r} if "repeat" in layer else params
                 value = self._call(layer, lsrc, inner, f"{path}.{index}", current, lparams)
-                current = [next(iter(value.values()))]
+                current = _chain(current, next(iter(value.values())))
                 index += 1
         return value
 
@@ -541,7 +555,7 @@ class GraphBuilder:
             raise _Skip
         for k, ref in pairs:
             bound[k] = {"out": ref}
-        inner = Scope(path, bparams, block.table, bound, trail + [(path, block.name)], scope.depth + 1, blocks=scope.blocks + (block,))
+        inner = Scope(path, {**block.base_params, **bparams}, block.table, bound, trail + [(path, block.name)], scope.depth + 1, blocks=scope.blocks + (block,))
         self._scope_nodes(decl["nodes"], block.src.at("nodes"), inner)
         value: Value = {}
         raw_outputs = decl["outputs"]
@@ -592,7 +606,7 @@ class GraphBuilder:
                 continue
             else:
                 try:
-                    value = self._resolve(default, out, psrc.at(key), path)
+                    value = self._resolve(default, {**block.base_params, **out}, psrc.at(key), path)
                 except _Skip:
                     failed = True
                     continue
@@ -604,6 +618,15 @@ class GraphBuilder:
         if failed:
             raise _Skip
         return out
+
+
+def _chain(inputs: Any, previous: tuple[str, int]) -> Any:
+    """Inputs of the next copy in a stack: the previous copy's default output
+    replaces the first input; any other inputs (a mask, a context) pass unchanged."""
+    if isinstance(inputs, dict) and inputs:
+        first = next(iter(inputs))
+        return {**inputs, first: previous}
+    return [previous] + list(inputs[1:])
 
 
 _TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,), "list": (list,), "any": (object,)}
@@ -620,7 +643,7 @@ def _type_name(default: Any) -> str:
     if isinstance(default, float):
         return "float"
     if isinstance(default, str):
-        return "str"
+        return "any" if "${" in default else "str"  # an expression's type is its value's
     if isinstance(default, list):
         return "list"
     return "any"

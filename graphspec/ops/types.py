@@ -17,6 +17,7 @@ DTYPES = ("float32", "float16", "bfloat16", "float64", "int64", "int32", "uint8"
 FLOAT_DTYPES = ("float32", "float16", "bfloat16", "float64")
 INT_DTYPES = ("int64", "int32", "uint8")
 
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SIMPLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+")
 
 
@@ -120,11 +121,14 @@ def bind_dim(d: Dim, sizes: Mapping[str, int]) -> int:
     """
     if isinstance(d, int):
         return d
+    if _NAME.fullmatch(d):  # the common case: a plain symbol such as "batch"
+        return sizes.get(d, 1)
     from graphspec.spec.expr import evaluate
 
-    names = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", d))
+    names = set(_NAME.findall(d))
     scope = {n: sizes.get(n, 1) for n in names}
-    return int(evaluate(d, scope))
+    # dims built by the analysis can be long (40 stride-2 layers); no length cap
+    return int(evaluate(d, scope, max_chars=None))
 
 
 def bind(t: TensorType, sizes: Mapping[str, int]) -> TensorType:

@@ -25,11 +25,19 @@ outputs: {logits: pool, features: fc}
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
+    """One export in a fresh process: the exporter's start-up chatter must not reach the terminal."""
     d = tmp_path_factory.mktemp("cli")
     spec = d / "tiny.yaml"
     spec.write_text(TINY)
     model = d / "tiny.onnx"
-    assert main(["export", str(spec), "-o", str(model), "--json"]) == 0
+    proc = subprocess.run(
+        [sys.executable, "-m", "graphspec", "export", str(spec), "-o", str(model)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert proc.stdout.startswith("exported tiny (graph main)") and "parity ok" in proc.stdout
+    assert "✅" not in proc.stdout and "torch.onnx" not in proc.stdout and "Warning" not in proc.stdout
     return d, spec, model
 
 

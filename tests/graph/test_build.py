@@ -545,3 +545,58 @@ def test_block_named_like_a_builtin_op():
         """
     )
     assert [(d.code, d.location.line) for d in errs] == [("bad-name", 4)]
+
+
+# -- stacks with extra inputs, lexical params, share on blocks --------------------------
+
+STACK = """
+graphspec: 1
+params: {w: 16}
+blocks:
+  res:
+    inputs: [x, ctx]
+    params: {h: "${w * 2}"}          # shorthand default from a spec param: type of its value
+    nodes:
+      a: {op: Linear, in: x, out_features: "${h}"}
+      b: {op: Linear, in: a, out_features: "${w}"}
+      add: {op: Add, in: [b, ctx]}
+    outputs: add
+inputs:
+  x: {shape: [batch, 16]}
+nodes:
+  body: {op: res, in: [x, x], repeat: 3}
+  tail: {op: Add, in: [body, x], repeat: 2}
+outputs: {y: tail}
+"""
+
+
+def test_repeat_passes_extra_inputs_to_every_copy():
+    g = spec(STACK).graph()
+    # copy 1 reads copy 0's output as x and the graph input as ctx
+    assert g.node("body.1.a")["inputs"] == [("body.0.add", 0)]
+    assert g.node("body.1.add")["inputs"] == [("body.1.b", 0), ("x", 0)]
+    assert g.node("tail.1")["inputs"] == [("tail.0", 0), ("x", 0)]
+
+
+def test_spec_blocks_see_spec_params_and_expression_defaults():
+    g = spec(STACK, set={"params.w": 8}).graph()
+    assert shape(g, "body.0.a") == ("batch", 16)  # h = w * 2
+    assert shape(g, "body.2.b") == ("batch", 8)
+
+
+def test_share_on_a_block_call_is_an_error():
+    errs = errors(
+        """
+        graphspec: 1
+        blocks:
+          one:
+            nodes: {fc: {op: Linear, in: x, out_features: 4}}
+            outputs: fc
+        inputs: {x: {shape: [batch, 4]}}
+        nodes:
+          a: {op: one, in: x}
+          b: {op: one, in: a, share: a}
+        outputs: {y: b}
+        """
+    )
+    assert [e.code for e in errs] == ["share"]

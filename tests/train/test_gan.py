@@ -13,7 +13,9 @@ from graphspec.train import checkpoint as ck
 from graphspec.train.engine import RunOptions, resolve_config, train
 
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "digits_gan.yaml"
-TINY = {"train.epochs": 2, "train.batch_size": 256, "params.ngh": 16, "params.ndh": 16, "train.eval_samples": 50, "train.grid": {"samples": 16, "every": 1}}
+TINY = {"train.epochs": 2, "train.batch_size": 256,
+        "params.ngh": 16, "params.ndh": 16, "train.eval_samples": 50, "train.grid": {"samples": 16, "every": 1},
+        "train.schedule": {"name": "constant"}}  # constant: a resume with more epochs keeps the same lr
 
 
 def load(**sets):
