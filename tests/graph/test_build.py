@@ -562,7 +562,7 @@ blocks:
       add: {op: Add, in: [b, ctx]}
     outputs: add
 inputs:
-  x: {shape: [batch, 16]}
+  x: {shape: [batch, "${w}"]}
 nodes:
   body: {op: res, in: [x, x], repeat: 3}
   tail: {op: Add, in: [body, x], repeat: 2}
