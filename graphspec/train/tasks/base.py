@@ -21,17 +21,22 @@ Writing a task::
         metrics_supported = ("loss",)
 
         def setup(self):                   # after seeding, before any resume
-            self.data = ...                # e.g. graphspec.train.data.load_arrays(...)
-            self.model = self.add_model("vae", self.compile(self.cfg.graph or "vae"))
-            self.add_optimizer("main", self.model.parameters())
+            self.splits = ...              # e.g. graphspec.train.data.load_splits(self.cfg, graph, self.ctx.spec_dir, self.name)
+            self.module = self.compile(self.cfg.graph or "vae")
+            self.model = self.add_model("vae", self.module)   # DDP/compiled wrapper to call in train_step
+            self.add_optimizer("main", self.module.parameters())  # after the data: step schedules count batches
+
+        def num_train_batches(self):
+            return -(-len(self.train_x) // self.cfg.batch_size)
 
         def train_batches(self, epoch, generator):
-            yield from self.batches(self.train_x, generator)   # shuffled, DDP-sharded
+            return self.batches((self.train_x,), generator)   # shuffled, DDP-sharded, on the device
 
         def train_step(self, batch):
+            (x,) = batch
             with self.autocast():
                 loss = ...
-            self.optimize(loss)            # backward, grad clip, step, schedule
+            self.optimize(loss * self.loss_scale)   # backward, grad clip, step, schedule
             return {"loss": loss.detach()}
 
         def evaluate(self, split):

@@ -181,6 +181,17 @@ class DQNTask(Task):
             problems.append(((), f"spec has {len(spec.graphs)} graphs; name the Q-network with train.graph ({', '.join(spec.graphs)})"))
         if cfg.learning_starts > 0 and cfg.learning_starts < cfg.batch_size:
             problems.append((("learning_starts",), f"learning_starts ({cfg.learning_starts}) must be at least batch_size ({cfg.batch_size})"))
+        try:
+            import gymnasium
+
+            if cfg.env.id not in gymnasium.registry:
+                from graphspec.errors import did_you_mean
+
+                ids = sorted(k for k in gymnasium.registry if "/" not in k)
+                hint = did_you_mean(cfg.env.id, ids)
+                problems.append((("env", "id") if "id" in cfg.env.model_fields_set else ("env",), f"gymnasium has no environment {cfg.env.id!r}" + (f"; {hint}" if hint else "")))
+        except ImportError:  # pragma: no cover - reported when the task sets up
+            pass
         if cfg.buffer_size < cfg.batch_size:
             problems.append((("buffer_size",), f"buffer_size ({cfg.buffer_size}) must be at least batch_size ({cfg.batch_size})"))
         return problems
