@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     export_s = time.perf_counter() - t0
     worst = exp.parity.worst() if exp.parity is not None else None
     if worst is not None:
-        say(f"      parity ok: {exp.parity.summary()}")
+        say(f"      {exp.parity.summary()}")
 
     say("[3/3] test split through onnxruntime and PyTorch")
     cmp = _compare(spec, exp, onnx_path, f"{run_dir}/test_inputs.npz")
