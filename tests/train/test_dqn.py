@@ -141,3 +141,10 @@ def test_run_episodes_is_seeded():
 
     a = run_episodes(act, "CartPole-v1", [1, 2, 3], parallel=2)
     assert a == run_episodes(act, "CartPole-v1", [1, 2, 3]) and min(a) > 20
+
+
+@pytest.mark.slow
+def test_quality_recipe_reaches_target(tmp_path):
+    """The zoo recipe as written: the best policy averages >= 475 over 100 greedy episodes."""
+    res = train(graphspec.load(str(SPEC)), RunOptions(name="q", runs_dir=str(tmp_path), quiet=True))
+    assert res["test_return"] >= 475

@@ -104,3 +104,10 @@ def test_resume_is_exact(tmp_path):
     wb, _ = ck.load_weights(tmp_path / "b" / "last.safetensors")
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     assert resumed["test_neg_elbo"] == straight["test_neg_elbo"]
+
+
+@pytest.mark.slow
+def test_quality_recipe_reaches_target(tmp_path):
+    """The zoo recipe as written (300 epochs, about 30 s of CPU): test negative ELBO <= 26 nats."""
+    res = train(graphspec.load(str(SPEC)), RunOptions(name="q", runs_dir=str(tmp_path), quiet=True))
+    assert res["test_neg_elbo"] <= 26.0
