@@ -37,6 +37,25 @@ MAX_BLOCK_DEPTH = 32
 Value = dict  # port name -> (node id, port index); first key is the default port
 
 
+# Attributes of torch modules (nn.Module, fx.GraphModule, graphspec's own): a node
+# with one of these names could not become a submodule. Kept here, torch-free, so
+# `validate` reports it; tests/backends/test_torch_fx.py checks it against torch.
+MODULE_ATTRIBUTES = frozenset({
+    'T_destination', 'add_module', 'add_submodule', 'apply', 'bfloat16', 'buffers',
+    'call_super_init', 'children', 'code', 'compile', 'cpu', 'cuda',
+    'delete_all_unused_submodules', 'delete_submodule', 'double', 'dump_patches', 'eval', 'extra_repr',
+    'float', 'forward', 'get_buffer', 'get_extra_state', 'get_parameter', 'get_submodule',
+    'graph', 'graphspec_graph', 'graphspec_inputs', 'graphspec_outputs', 'graphspec_spec', 'half',
+    'ipu', 'load_state_dict', 'meta', 'modules', 'mtia', 'named_buffers',
+    'named_children', 'named_modules', 'named_parameters', 'parameters', 'print_readable', 'recompile',
+    'register_backward_hook', 'register_buffer', 'register_forward_hook', 'register_forward_pre_hook', 'register_full_backward_hook', 'register_full_backward_pre_hook',
+    'register_load_state_dict_post_hook', 'register_load_state_dict_pre_hook', 'register_module', 'register_parameter', 'register_state_dict_post_hook', 'register_state_dict_pre_hook',
+    'requires_grad_', 'set_extra_state', 'set_submodule', 'share_memory', 'state_dict', 'to',
+    'to_empty', 'to_folder', 'train', 'training', 'type', 'xpu',
+    'zero_grad',
+})
+
+
 class _Skip(Exception):
     """A node could not be built; its problems are already collected."""
 
@@ -246,6 +265,9 @@ class GraphBuilder:
                 continue
             if name in scope.names:
                 self.out.add("bad-name", f"node {name!r} has the same name as an input", location=nsrc.loc(key=True))
+                continue
+            if name in MODULE_ATTRIBUTES:
+                self.out.add("bad-name", f"node name {name!r} is an attribute of torch modules, so it cannot name a layer", location=nsrc.loc(key=True), node=scope.path(name), hint=f"rename it, e.g. {name + '_'!r}")
                 continue
             if not isinstance(body, dict) or "op" not in body:
                 self.out.add("missing-field", f"node {name!r} needs an 'op'", location=nsrc.loc(), node=scope.path(name))

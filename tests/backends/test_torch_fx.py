@@ -326,8 +326,10 @@ graphs:
 
 @pytest.mark.parametrize("name", ["forward", "training", "graph", "code", "state_dict", "graphspec_inputs"])
 def test_node_named_like_a_module_attribute_is_a_clear_error(name):
-    spec = load(
-        f"""
+    # reported by the loader already (validate, no torch), at the node's line
+    with pytest.raises(GraphspecError) as err:
+        load(
+            f"""
 graphspec: 1
 name: clash
 inputs: {{x: {{shape: [batch, 4]}}}}
@@ -335,9 +337,7 @@ nodes:
   {name}: {{op: Linear, in: x, out_features: 2}}
 outputs: {{y: {name}}}
 """
-    )
-    with pytest.raises(GraphspecError) as err:
-        spec.to_torch()
+        )
     diag = err.value.diagnostics[0]
     assert diag.code == "bad-name" and name in diag.message
     assert diag.location is not None and diag.location.line == 6
@@ -366,3 +366,12 @@ outputs: {y: embed}
     assert tokens.shape == (5, 40) and tokens.dtype == torch.int64
     assert int(tokens.min()) >= 0 and int(tokens.max()) < 3
     assert spec.to_torch()(tokens).shape == (5, 40, 4)
+
+
+def test_static_module_attribute_names_cover_torch():
+    """validate rejects these names without importing torch; the list must stay complete."""
+    from graphspec.backends.torch_fx import _RESERVED
+    from graphspec.graph.build import MODULE_ATTRIBUTES
+
+    public = {n for n in _RESERVED if not n.startswith("_")}
+    assert public <= MODULE_ATTRIBUTES, sorted(public - MODULE_ATTRIBUTES)
