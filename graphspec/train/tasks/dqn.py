@@ -40,7 +40,6 @@ against environment steps) and ``returns.json`` (the same numbers).
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any, Optional
 

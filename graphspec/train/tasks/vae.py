@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Any, ClassVar, Literal, Optional
+from typing import Any, Literal, Optional
 
 import numpy as np
 import torch
