@@ -8,7 +8,9 @@
   process, exporter start-up included) and warm (a second export);
 - latency: both frameworks with the same thread count
   (``torch.set_num_threads`` / ``intra_op_num_threads``), batch 1, warmed up,
-  then interleaved in rotating rounds; medians and p10/p90.
+  then interleaved in rotating rounds with a 20 ms pause before each call
+  (see graphspec/runtime/bench.py: otherwise one framework's spinning threads
+  slow the other); medians and p10/p90.
 
 Targets (2-core CPU): ratio onnxruntime/eager <= 0.6, cold export < 10 s.
 Exit code 0 always, unless --check is given and a target is missed (exit 1).
@@ -38,6 +40,7 @@ def main(argv=None) -> int:
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=40, help="interleaved rounds")
     ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--gap-ms", type=float, default=20.0, help="sleep before each timed call (thread pools stop spinning)")
     ap.add_argument("--no-warm-export", action="store_true", help="skip the second (warm) export")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
@@ -82,7 +85,7 @@ def main(argv=None) -> int:
         max_abs = float(np.abs(ref.numpy() - got).max())
         timings = bench.measure(
             [bench.Backend("eager", eager), bench.Backend("ort-cpu", lambda: sess.run_raw(arrays))],
-            repeat=args.repeat, warmup=args.warmup, max_seconds=300,
+            repeat=args.repeat, warmup=args.warmup, max_seconds=300, gap=args.gap_ms / 1e3,
         )
     e = timings["eager"].stats()
     o = timings["ort-cpu"].stats(e["median_ms"])
@@ -91,6 +94,7 @@ def main(argv=None) -> int:
         "threads": args.threads,
         "batch": args.batch,
         "rounds": len(timings["eager"].times),
+        "gap_ms": args.gap_ms,
         "eager": e,
         "onnxruntime_cpu": o,
         "ratio": o["ratio_to_eager"],

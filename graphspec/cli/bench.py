@@ -3,8 +3,10 @@
 The target is a spec (exported to a temporary ONNX file first) or an .onnx file
 (the PyTorch side is then rebuilt, with random weights, from the spec stored in
 its metadata). All backends run side by side, interleaved in rotating rounds
-after a warm-up, with the same thread count; reported: median, p10 and p90 per
-call in milliseconds, and each median's ratio to PyTorch eager. A backend that
+after a warm-up, with the same thread count and a short pause before each call
+(so that one framework's spinning threads do not slow the next); reported:
+median, p10 and p90 per call in milliseconds, and each median's ratio to
+PyTorch eager. A backend that
 cannot run (torch.compile without a compiler, no GPU) is reported unavailable.
 """
 
@@ -31,6 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeat", type=int, default=30, metavar="N", help="timed rounds (one call per backend each) per batch size (default: 30)")
     p.add_argument("--warmup", type=int, default=3, metavar="N", help="untimed calls per backend first (default: 3)")
     p.add_argument("--max-seconds", type=float, default=60.0, metavar="S", help="stop adding rounds after this long per batch size (at least 5 rounds)")
+    p.add_argument("--gap-ms", type=float, default=20.0, metavar="MS", help="sleep before each timed call, so that one backend's spinning threads do not slow the next (default: 20)")
     p.add_argument(
         "--backends", default=",".join(BACKEND_CHOICES), metavar="A,B",
         help="which backends: " + ", ".join(BACKEND_CHOICES) + " (default: all; GPU ones only where a GPU is present)",
@@ -72,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
         target = bench.target_from_spec(spec, args.graph, export=any(b.startswith("ort") for b in backends))
     try:
         report = bench.run_bench(
-            target, batches, threads=args.threads, repeat=args.repeat, warmup=args.warmup, backends=backends, max_seconds=args.max_seconds
+            target, batches, threads=args.threads, repeat=args.repeat, warmup=args.warmup, backends=backends,
+            max_seconds=args.max_seconds, gap=max(0.0, args.gap_ms) / 1e3,
         )
     finally:
         if target.tmpdir is not None:
@@ -88,7 +92,10 @@ def run(args: argparse.Namespace) -> int:
 def print_report(report: dict) -> None:
     title = report["model"] + (f" / {report['graph']}" if report.get("graph") else "")
     extra = f", export {report['export_seconds']:.1f} s" if report.get("export_seconds") is not None else ""
-    print(f"bench {title}: {report['threads']} thread(s), up to {report['repeat']} interleaved rounds after {report['warmup']} warm-up calls{extra}")
+    print(
+        f"bench {title}: {report['threads']} thread(s), up to {report['repeat']} interleaved rounds after {report['warmup']} warm-up calls, "
+        f"{report.get('gap_ms', 0):g} ms pause before each call{extra}"
+    )
     for note in report.get("notes", []):
         print(f"  note: {note}")
     for res in report["results"]:

@@ -7,10 +7,17 @@ and ``ort-cuda`` (device-resident inputs and outputs, synchronised).
 
 Measurement: every backend is warmed up, then the backends run in rounds, one
 call each per round, in an order that rotates every round, so that drifts of
-the machine (frequency, other processes) touch all of them alike. Reported per
-backend: the median, p10 and p90 of the per-call times and the ratio of the
-median to eager's. Both frameworks get the same thread count
-(``torch.set_num_threads`` and onnxruntime's ``intra_op_num_threads``).
+the machine (frequency, other processes) touch all of them alike. Before each
+timed call the bench sleeps ``gap`` seconds (default 20 ms): thread pools spin
+for a while after a call (PyTorch's OpenMP threads, onnxruntime's unless
+told to stop), and without the gap that spinning would slow down whichever
+backend runs next. (Measured on 2 cores: PyTorch eager ResNet-18 30 ms alone,
+44-65 ms right after an onnxruntime session that keeps spinning; onnxruntime
+17 ms alone, 20-22 ms right after PyTorch.) onnxruntime sessions here stop
+spinning when a call returns (``spin="run"``). Reported per backend: the median,
+p10 and p90 of the per-call times and the ratio of the median to eager's.
+Both frameworks get the same thread count (``torch.set_num_threads`` and
+onnxruntime's ``intra_op_num_threads``).
 """
 
 from __future__ import annotations
@@ -67,8 +74,19 @@ class Timing:
         return out
 
 
-def measure(backends: Sequence[Backend], *, repeat: int = 30, warmup: int = 3, max_seconds: float = 60.0, min_rounds: int = 5) -> dict[str, Timing]:
-    """Warm up each backend, then time them in interleaved, rotating rounds."""
+DEFAULT_GAP_S = 0.02
+
+
+def measure(
+    backends: Sequence[Backend],
+    *,
+    repeat: int = 30,
+    warmup: int = 3,
+    max_seconds: float = 60.0,
+    min_rounds: int = 5,
+    gap: float = 0.0,
+) -> dict[str, Timing]:
+    """Warm up each backend, then time them in interleaved, rotating rounds (``gap`` seconds of sleep before each call)."""
     timings = {b.key: Timing(b.key, unavailable=b.unavailable, setup_seconds=b.setup_seconds) for b in backends}
     live = [b for b in backends if b.fn is not None and b.unavailable is None]
     for b in list(live):
@@ -82,6 +100,8 @@ def measure(backends: Sequence[Backend], *, repeat: int = 30, warmup: int = 3, m
     for r in range(max(1, repeat)):
         order = live[r % len(live):] + live[: r % len(live)] if live else []
         for b in order:
+            if gap > 0:
+                time.sleep(gap)
             t0 = time.perf_counter()
             b.fn()
             timings[b.key].times.append(time.perf_counter() - t0)
@@ -303,6 +323,7 @@ def run_bench(
     warmup: int = 3,
     backends: Sequence[str] = DEFAULT_BACKENDS,
     max_seconds: float = 60.0,
+    gap: float = DEFAULT_GAP_S,
 ) -> dict:
     from graphspec.runtime.providers import gpu_present, physical_cores
 
@@ -322,7 +343,7 @@ def run_bench(
         bes += ort_backends(target.model_path, feeds, keys, threads)
         order = {k: i for i, k in enumerate(DEFAULT_BACKENDS)}
         bes.sort(key=lambda b: order.get(b.key, 99))
-        timings = measure(bes, repeat=repeat, warmup=warmup, max_seconds=max_seconds)
+        timings = measure(bes, repeat=repeat, warmup=warmup, max_seconds=max_seconds, gap=gap)
         eager = timings.get("eager")
         eager_med = float(np.median(eager.times)) * 1e3 if eager and eager.times and eager.unavailable is None else None
         results.append({"batch": batch, "backends": {k: t.stats(eager_med) for k, t in timings.items()}})
@@ -334,6 +355,7 @@ def run_bench(
         "repeat": repeat,
         "warmup": warmup,
         "interleaved": True,
+        "gap_ms": round(gap * 1e3, 3),
         "gpu": gpu_present(),
         "export_seconds": round(target.export_seconds, 3) if target.export_seconds is not None else None,
         "notes": target.notes,

@@ -36,3 +36,10 @@ def test_stats_median_spread_and_ratio():
 def test_max_seconds_stops_after_min_rounds():
     timings = bench.measure([bench.Backend("eager", lambda: time.sleep(0.01))], repeat=1000, warmup=0, max_seconds=0.0, min_rounds=4)
     assert len(timings["eager"].times) == 4
+
+
+def test_the_gap_is_not_timed():
+    start = time.perf_counter()
+    timings = bench.measure([bench.Backend("eager", lambda: None)], repeat=5, warmup=0, gap=0.02)
+    assert time.perf_counter() - start >= 0.1
+    assert max(timings["eager"].times) < 0.01

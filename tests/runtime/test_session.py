@@ -108,3 +108,12 @@ def test_missing_and_corrupt_model_files(tmp_path):
     with pytest.raises(GraphspecError) as info:
         Session(bad, provider="cpu")
     assert info.value.exit_code == ExitCode.FILE
+
+
+def test_spin_policies():
+    from graphspec.runtime.session import session_options
+
+    assert session_options(1, spin="run").get_session_config_entry("session.force_spinning_stop") == "1"
+    assert session_options(1, spin="never").get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    with pytest.raises(ValueError):
+        session_options(1, spin="sometimes")
