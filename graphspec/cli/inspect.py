@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
     spec = load_spec(args)
     dims = parse_dims(args.dims)
-    graphs = [spec.graph(args.graph)] if args.graph or len(spec.graphs) == 1 else list(spec.graphs.values())
+    graphs = [spec.graph(args.graph)] if args.graph or len(spec.graphs) <= 1 else list(spec.graphs.values())
     if dims:
         sizes = {**spec.dims, **dims}
         problems = Collector()

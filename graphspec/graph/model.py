@@ -86,6 +86,12 @@ class Spec:
     def graph(self, name: str | None = None) -> Graph:
         from graphspec.errors import GraphspecError, did_you_mean
 
+        if not self.graphs:
+            raise GraphspecError.one(
+                "unknown-graph",
+                f"{self.path or self.name} is a blocks file: it defines blocks but no graph",
+                hint="import it from a spec ('imports: {alias: path}') and call its blocks as 'alias.block'",
+            )
         if name is None:
             if len(self.graphs) == 1:
                 return next(iter(self.graphs.values()))

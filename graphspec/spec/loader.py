@@ -223,7 +223,10 @@ class Loader:
         single = spec_file.nodes is not None or spec_file.inputs is not None or spec_file.outputs is not None
         if single and spec_file.graphs is not None:
             self.out.add("schema", "a spec has either top-level inputs/nodes/outputs or 'graphs', not both", location=tree.loc(("graphs",), key=True))
-        if not single and spec_file.graphs is None:
+        # a blocks file (blocks and imports only) is checked on its own: its
+        # structure, names and imports; block bodies are checked where used
+        library = not single and spec_file.graphs is None and bool(spec_file.blocks or spec_file.imports) and spec_file.train is None
+        if not single and spec_file.graphs is None and not library:
             self.out.add("missing-field", "a spec needs 'inputs', 'nodes' and 'outputs' (or 'graphs')", location=tree.loc(()))
         if single:
             for k in ("inputs", "nodes", "outputs"):
@@ -240,7 +243,7 @@ class Loader:
 
         builder = GraphBuilder(self.out, params, table)
         graphs = {}
-        decls = {"main": (data, ())} if single else {g: (data["graphs"][g], ("graphs", g)) for g in data["graphs"]}
+        decls = {"main": (data, ())} if single else {g: (data["graphs"][g], ("graphs", g)) for g in data.get("graphs") or {}}
         for gname, (decl, path) in decls.items():
             if name_problem(gname):
                 self.out.add("bad-name", f"graph name {name_problem(gname)}", location=tree.loc(path, key=True))

@@ -205,3 +205,20 @@ def test_empty_and_comment_only_files(tmp_path):
 def test_apply_creates_missing_mappings():
     data = {"graphspec": 1}
     assert apply(data, {"params.width": 3}, "f.yaml") == {"graphspec": 1, "params": {"width": 3}}
+
+
+def test_blocks_file_validates_on_its_own_and_has_no_graph(tmp_path):
+    from graphspec.cli.main import main
+
+    lib = tmp_path / "lib.yaml"
+    lib.write_text(
+        "graphspec: 1\nblocks:\n  dense:\n    params: {out: null}\n"
+        "    nodes: {fc: {op: Linear, in: x, out_features: '${out}'}}\n    outputs: fc\n"
+    )
+    spec = load(str(lib))
+    assert spec.graphs == {}
+    assert main(["validate", str(lib)]) == 0
+    assert main(["inspect", str(lib)]) == 2  # no graph to inspect: a usage error, said plainly
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("graphspec: 1\nimports: {x: missing.yaml}\nblocks: {}\n")
+    assert main(["validate", str(bad)]) == 3
