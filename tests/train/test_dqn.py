@@ -13,6 +13,8 @@ from graphspec.errors import GraphspecError
 from graphspec.train import checkpoint as ck
 from graphspec.train.engine import RunOptions, resolve_config, train
 
+from _recipe import Recipe, messages
+
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "cartpole_dqn.yaml"
 TINY = {
     "params.hidden": 16,
@@ -30,18 +32,9 @@ TINY = {
 }
 
 
-def load(**sets):
-    return graphspec.load(str(SPEC), set={**TINY, **sets})
-
-
-def run(tmp_path, name="r", resume=False, **sets):
-    return train(load(**sets), RunOptions(name=name, runs_dir=str(tmp_path), quiet=True, resume=resume))
-
-
-def messages(spec) -> list[str]:
-    with pytest.raises(GraphspecError) as exc:
-        resolve_config(spec)
-    return [d.message for d in exc.value.diagnostics]
+_RECIPE = Recipe(SPEC.stem, TINY)
+load = _RECIPE.load
+run = _RECIPE.run
 
 
 def make_task(**sets):

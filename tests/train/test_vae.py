@@ -12,22 +12,15 @@ from graphspec.errors import GraphspecError
 from graphspec.train import checkpoint as ck
 from graphspec.train.engine import RunOptions, resolve_config, train
 
+from _recipe import Recipe, messages
+
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "digits_vae.yaml"
 TINY = {"train.epochs": 2, "train.batch_size": 128, "params.hidden": 16, "train.schedule": {"name": "constant"}}  # constant: a resume with more epochs keeps the same lr
 
 
-def load(**sets):
-    return graphspec.load(str(SPEC), set={**TINY, **sets})
-
-
-def run(tmp_path, name="r", resume=False, **sets):
-    return train(load(**sets), RunOptions(name=name, runs_dir=str(tmp_path), quiet=True, resume=resume))
-
-
-def messages(spec) -> list[str]:
-    with pytest.raises(GraphspecError) as exc:
-        resolve_config(spec)
-    return [d.message for d in exc.value.diagnostics]
+_RECIPE = Recipe(SPEC.stem, TINY)
+load = _RECIPE.load
+run = _RECIPE.run
 
 
 def test_config_defaults_and_errors():
