@@ -15,7 +15,7 @@ Reports the median seconds per epoch of each and their ratio (target <= 1.05),
 plus the same ratio in process CPU time, which a busy machine disturbs less
 than wall-clock time, and writes tools/results/bench_train.json. Usage:
 
-    python tools/bench_train.py [--rounds 15] [--threads 1]
+    python tools/bench_train.py [--rounds 30] [--threads 1]
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--spec", default=str(ROOT / "specs" / "digits_lenet5.yaml"))
-    ap.add_argument("--rounds", type=int, default=15, help="measured epochs of each loop (interleaved)")
+    ap.add_argument("--rounds", type=int, default=30, help="measured epochs of each loop (interleaved)")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (graphspec train uses 1 for small models)")
     ap.add_argument("--out", default=str(ROOT / "tools" / "results" / "bench_train.json"))
