@@ -2,7 +2,7 @@
 
 Exit status: 0 when every file is valid (warnings allowed), otherwise the code
 of the first error's kind (3 invalid spec, 4 missing/unreadable file, ...).
-Never imports torch.
+Never imports torch, unless --train asks to check train: sections too.
 """
 
 from __future__ import annotations
@@ -21,6 +21,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print a JSON report on stdout")
     p.add_argument("--quiet", "-q", action="store_true", help="print only problems")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors (exit 3)")
+    p.add_argument(
+        "--train",
+        action="store_true",
+        help="also check each spec's train: section against its task (imports the training stack, so torch: slower)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             spec = graphspec.load(path, set=overrides)
             diags = list(spec.warnings)
+            if args.train and spec.train is not None:
+                diags += _train_problems(spec)
         except GraphspecError as exc:
             diags = exc.diagnostics
         errors = [d for d in diags if d.severity == "error"]
@@ -51,3 +58,14 @@ def run(args: argparse.Namespace) -> int:
         json.dump({"valid": exit_code == ExitCode.OK, "files": reports}, sys.stdout, indent=2)
         print()
     return int(exit_code)
+
+
+def _train_problems(spec) -> list[Diagnostic]:
+    """The located errors of a spec's train: section (what `graphspec train` checks first)."""
+    from graphspec.train.engine import resolve_config
+
+    try:
+        resolve_config(spec)
+    except GraphspecError as exc:
+        return exc.diagnostics
+    return []

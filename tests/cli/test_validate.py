@@ -125,3 +125,19 @@ def test_validate_as_a_program(tmp_path):
     assert proc.returncode == 3
     assert "bad_port.yaml:6:24: error: unknown-port:" in proc.stderr
     assert "hint: did you mean 'h_n'?" in proc.stderr
+
+
+def test_validate_train_checks_train_sections_on_request(tmp_path, capsys):
+    from graphspec.cli.main import main
+
+    f = tmp_path / "t.yaml"
+    f.write_text(
+        "graphspec: 1\ninputs: {x: {shape: [batch, 4]}}\nnodes:\n  fc: {op: Linear, in: x, out_features: 2}\n"
+        "outputs: {y: fc}\ntrain:\n  task: classify\n  data: digits\n  epochs: -1\n"
+    )
+    assert main(["validate", str(f)]) == 0  # the fast check leaves train: to `train`
+    capsys.readouterr()
+    assert main(["validate", "--train", "--json", str(f)]) == 3
+    report = __import__("json").loads(capsys.readouterr().out)
+    (diag,) = report["files"][0]["diagnostics"]
+    assert diag["line"] == 9 and "train.epochs" in diag["message"]
