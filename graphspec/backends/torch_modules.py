@@ -47,6 +47,29 @@ class MulN(nn.Module):
         return out
 
 
+class Scale(nn.Module):
+    """x * factor, a constant (e.g. attention's 1/sqrt(head dim))."""
+
+    def __init__(self, factor: float):
+        super().__init__()
+        self.factor = factor
+
+    def extra_repr(self) -> str:
+        return f"factor={self.factor}"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
+
+
+class CausalMask(nn.Module):
+    """Attention scores [..., T, S] with -inf where key j > query i (future positions)."""
+
+    def forward(self, scores: torch.Tensor) -> torch.Tensor:
+        # built from the actual sizes, so exports keep the sequence length dynamic
+        future = torch.ones(scores.size(-2), scores.size(-1), dtype=torch.bool, device=scores.device).triu(1)
+        return scores.masked_fill(future, float("-inf"))
+
+
 class Sub(nn.Module):
     """a - b (broadcasting)."""
 

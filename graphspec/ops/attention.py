@@ -183,3 +183,22 @@ class PositionalEncoding(Op):
         from graphspec.backends.torch_modules import PositionalEncoding as TorchPE
 
         return TorchPE(fixed(x.shape[-1], "d_model (the input's last dim)"), self.max_len, self.kind)
+
+
+@register
+class CausalMask(Op):
+    """Mask attention scores [..., T, S] causally: -inf where key j > query i, so softmax ignores the future."""
+
+    category = "attention"
+    inputs = ("scores",)
+
+    def infer(self, scores: TensorType) -> TensorType:
+        expect_float(scores, "scores")
+        if scores.rank < 2:
+            raise ShapeError(f"scores must have rank 2 or more ([..., queries, keys]). Received: shape {scores}")
+        return scores
+
+    def build_torch(self, scores):
+        from graphspec.backends.torch_modules import CausalMask as TorchCausalMask
+
+        return TorchCausalMask()

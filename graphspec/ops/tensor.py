@@ -128,6 +128,23 @@ class Mul(Op):
 
 
 @register
+class Scale(Op):
+    """Multiply by a constant: x * factor (e.g. attention scores by 1/sqrt(head dim))."""
+
+    category = "merge"
+    factor: float = Field(description="the constant; an expression such as ${(d_model / heads) ** -0.5} works")
+
+    def infer(self, x: TensorType) -> TensorType:
+        expect_float(x)
+        return x
+
+    def build_torch(self, x):
+        from graphspec.backends.torch_modules import Scale as TorchScale
+
+        return TorchScale(self.factor)
+
+
+@register
 class Sub(Op):
     """Element-wise difference a - b (broadcasting)."""
 
