@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 from torch import nn
 
 import graphspec
@@ -21,20 +20,11 @@ from graphspec.cli.main import main
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"
 FEATURES = ROOT / "tests" / "spec" / "fixtures" / "features.yaml"
+from zoo_cases import zoo_graph_params  # noqa: E402
+
 ALLOWED_IMPORTS = {"math", "operator", "typing", "torch", "collections"}
-# ImageNet models: seconds per case on two cores
-SLOW = {"alexnet", "vgg11", "resnet18", "mobilenet_v2"}
-
-
 def zoo_cases():
-    cases = []
-    for path in sorted(SPECS.glob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        graphs = list((data.get("graphs") or {"main": None}).keys())
-        for g in graphs:
-            marks = [pytest.mark.slow] if path.stem in SLOW else []
-            cases.append(pytest.param(path, g if len(graphs) > 1 else None, id=f"{path.stem}-{g}", marks=marks))
-    return cases
+    return zoo_graph_params(as_path=True)
 
 
 def import_file(path: Path, name: str):

@@ -6,7 +6,6 @@ test exports one graph once.
 """
 
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -18,34 +17,10 @@ from graphspec.backends import onnx_export as oe
 from graphspec.backends import parity
 from graphspec.runtime.session import Session
 
+from zoo_cases import zoo_graph_params
+
 SPECS = Path(__file__).resolve().parents[2] / "specs"
-BIG = {"alexnet", "vgg11", "vgg16", "resnet18", "resnet50", "mobilenet_v2"}
-
-
-def _graphs_of(path: Path) -> list[str]:
-    """Graph names from the file text, without loading it (collection stays fast)."""
-    text = path.read_text()
-    m = re.search(r"^graphs:\s*\n((?:[ \t]+.*\n|\s*\n)*)", text, re.M)
-    if not m:
-        return ["main"]
-    names = re.findall(r"^  ([A-Za-z_][A-Za-z0-9_]*):", m.group(1), re.M)
-    return names or ["main"]
-
-
-def _is_big(path: Path) -> bool:
-    return path.stem in BIG or bool(re.search(r"shape:\s*\[[^\]]*\b224\b", path.read_text()))
-
-
-def _cases():
-    out = []
-    for path in sorted(SPECS.glob("*.yaml")):
-        marks = [pytest.mark.slow] if _is_big(path) else []
-        for g in _graphs_of(path):
-            out.append(pytest.param(path.stem, g, marks=marks, id=f"{path.stem}/{g}"))
-    return out
-
-
-CASES = _cases()
+CASES = zoo_graph_params(single="main")
 
 
 def test_the_zoo_is_not_empty():

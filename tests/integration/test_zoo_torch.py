@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
 import graphspec
 from graphspec.backends.torch_fx import example_inputs
@@ -24,20 +23,11 @@ from graphspec.ops.types import bind
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"
 # graphs above this many MACs (ImageNet-size) run at batch 1 and 2 only
+from zoo_cases import zoo_graph_params  # noqa: E402
+
 BIG_MACS = 500_000_000
-# ImageNet models: several seconds per test on two cores
-SLOW = {"alexnet", "vgg11", "resnet18", "mobilenet_v2"}
-
-
 def zoo_cases():
-    cases = []
-    for path in sorted(SPECS.glob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        graphs = list((data.get("graphs") or {"main": None}).keys())
-        for g in graphs:
-            marks = [pytest.mark.slow] if path.stem in SLOW else []
-            cases.append(pytest.param(path.stem, g if len(graphs) > 1 else None, id=f"{path.stem}-{g}", marks=marks))
-    return cases
+    return zoo_graph_params()
 
 
 CASES = zoo_cases()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import signal
-from contextlib import contextmanager
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -12,21 +10,9 @@ from hypothesis import strategies as st
 
 from graphspec.spec.expr import MAX_EXPR_CHARS, MAX_INT, ExprError, evaluate, has_expr, interpolate, resolve
 
+from time_limit import time_limit  # noqa: E402
+
 PROPS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-@contextmanager
-def time_limit(seconds: float):
-    def on_alarm(signum, frame):
-        raise TimeoutError(f"evaluation took more than {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 # -- integer arithmetic agrees with Python -------------------------------------
@@ -254,7 +240,7 @@ big = st.one_of(
 )
 def test_bounded_values_never_hang(source):
     assume(len(source) <= MAX_EXPR_CHARS)
-    with time_limit(2):
+    with time_limit(2, "evaluation"):
         try:
             value = evaluate(source, {})
         except ExprError as exc:
@@ -289,7 +275,7 @@ def test_bounded_values_never_hang(source):
     ],
 )
 def test_hostile_values_fail_fast(source):
-    with time_limit(2):
+    with time_limit(2, "evaluation"):
         try:
             value = evaluate(source, {})
         except ExprError as exc:

@@ -10,8 +10,6 @@ Seeds are the language fixture and every zoo spec present at test time
 from __future__ import annotations
 
 import os
-import signal
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,27 +44,12 @@ FUZZ = settings(
 )
 
 
-class Hang(Exception):
-    pass
-
-
-@contextmanager
-def time_limit(seconds: float):
-    def on_alarm(signum, frame):
-        raise Hang(f"loading took more than {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+from time_limit import Hang, time_limit  # noqa: E402
 
 
 def check_outcome(load_fn) -> str:
     """Run one load; fail the test on anything but a Spec or a clean GraphspecError."""
-    with time_limit(PER_LOAD_SECONDS):
+    with time_limit(PER_LOAD_SECONDS, "loading"):
         try:
             spec = load_fn()
         except GraphspecError as exc:
