@@ -39,7 +39,9 @@ ERROR_CODES: dict[str, ExitCode] = {
     # loading
     "file-not-found": ExitCode.FILE,
     "file-unreadable": ExitCode.FILE,
-    "file-too-large": ExitCode.SPEC,
+    "file-exists": ExitCode.FILE,
+    "file-too-large": ExitCode.FILE,
+    "file-write": ExitCode.FILE,  # disk full, permission, not a folder: names the path
     "encoding": ExitCode.SPEC,
     "yaml-syntax": ExitCode.SPEC,
     "yaml-tab": ExitCode.SPEC,
@@ -108,6 +110,7 @@ class Location:
     file: str | None = None
     line: int | None = None
     col: int | None = None
+    override: str | None = None  # the --set KEY=VALUE that put the value here
 
     def __str__(self) -> str:
         parts = [self.file or "<spec>"]
@@ -140,7 +143,8 @@ class Diagnostic:
     def format(self) -> str:
         where = str(self.location) if self.location else "graphspec"
         kind = "warning" if self.severity == "warning" else "error"
-        text = f"{where}: {kind}: {self.code}: {self.message}"
+        via = f"{self.location.override}: " if self.location and self.location.override else ""
+        text = f"{where}: {kind}: {self.code}: {via}{self.message}"
         if self.node:
             text += f"\n  node: {self.node}"
         if self.hint:
@@ -156,6 +160,7 @@ class Diagnostic:
             "file": loc.file,
             "line": loc.line,
             "col": loc.col,
+            "override": loc.override,
             "node": self.node,
             "hint": self.hint,
             "exit_code": int(self.exit_code),

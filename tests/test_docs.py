@@ -43,7 +43,7 @@ def test_gen_docs_check_mode_reports_stale_files(tmp_path, monkeypatch, capsys):
 
 
 def test_ops_md_lists_every_builtin_op():
-    from graphspec.spec.jsonschema import builtin_ops
+    from graphspec.pipeline.jsonschema import builtin_ops
 
     text = (DOCS / "ops.md").read_text()
     for cls in builtin_ops():

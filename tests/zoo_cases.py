@@ -13,7 +13,7 @@ SPECS = Path(__file__).resolve().parent.parent / "specs"
 
 def _is_big(path: Path, text: str) -> bool:
     """ImageNet-sized models take seconds per case on two cores: marked slow."""
-    return bool(re.search(r"shape:\s*\[[^\]]*\b224\b", text))
+    return bool(re.search(r"shape:\s*\[[^\]]*\b224\b", text) or re.search(r"^\s*image_size:\s*224\b", text, re.M))
 
 
 def zoo_graph_params(*, as_path: bool = False, single: str | None = None) -> list:

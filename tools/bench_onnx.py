@@ -73,7 +73,7 @@ def main(argv=None) -> int:
     import torch
 
     import graphspec
-    from graphspec.backends import onnx_export
+    from graphspec.backends import example_inputs, onnx_export
     from graphspec.runtime import bench
     from graphspec.runtime.session import Session
 
@@ -92,8 +92,8 @@ def main(argv=None) -> int:
             warm = res2.export_seconds
         module = res.module.eval()
         names = [i["name"] for i in res.inputs]
-        sizes = {s: (args.batch if batch_like else onnx_export.example_sizes(spec, g)[s]) for s, batch_like in onnx_export.symbols_of(g).items()}
-        feeds = onnx_export.make_inputs(g, names, sizes, seed=0)
+        sizes = example_inputs.sizes_at(g, args.batch, example_inputs.example_sizes(spec, g))
+        feeds = example_inputs.make_inputs(g, names, sizes, seed=0)
         sess = Session(str(path), provider="cpu", threads=args.threads)
         arrays = sess.check_inputs(feeds)
         xs = [torch.from_numpy(feeds[n]) for n in names]

@@ -1,6 +1,6 @@
 """Generate the files under docs/ that are derived from the code.
 
-    python tools/gen_docs.py           # rewrite docs/ops.md and docs/graphspec.schema.json
+    python tools/gen_docs.py           # rewrite docs/ops.md, docs/graphspec.schema.json and its packaged copy
     python tools/gen_docs.py --check   # exit 1, listing stale files, when they are out of date
 
 Only the ops that ship with graphspec are documented (plugins registered
@@ -20,6 +20,9 @@ sys.path.insert(0, str(ROOT))
 
 OPS_MD = ROOT / "docs" / "ops.md"
 SCHEMA_JSON = ROOT / "docs" / "graphspec.schema.json"
+# The copy that ships in the wheel (zoo files point at ../docs/graphspec.schema.json,
+# which resolves to it inside the package); relative to ROOT.
+PACKAGED_SCHEMA = Path("graphspec") / "docs" / "graphspec.schema.json"
 
 
 def _cell(text: str) -> str:
@@ -32,7 +35,7 @@ def _code(text: str) -> str:
 
 
 def ops_markdown() -> str:
-    from graphspec.spec import jsonschema as js
+    from graphspec.pipeline import jsonschema as js
 
     infos = [js.op_info(c) for c in js.builtin_ops()]
     categories: dict[str, list[dict]] = {}
@@ -102,13 +105,14 @@ def ops_markdown() -> str:
 
 
 def schema_json() -> str:
-    from graphspec.spec import jsonschema as js
+    from graphspec.pipeline import jsonschema as js
 
     return js.dumps(js.build(js.builtin_ops()))
 
 
 def outputs() -> dict[Path, str]:
-    return {OPS_MD: ops_markdown(), SCHEMA_JSON: schema_json()}
+    schema = schema_json()
+    return {OPS_MD: ops_markdown(), SCHEMA_JSON: schema, ROOT / PACKAGED_SCHEMA: schema}
 
 
 def check() -> list[str]:

@@ -1,8 +1,10 @@
 """Dump torchvision's state_dict layouts for the zoo's torchvision models.
 
-Writes tests/fixtures/torchvision/<model>.json for resnet18, alexnet, vgg11 and
-mobilenet_v2: the torch and torchvision versions, the number of parameters and
-every state_dict key with its shape and dtype, in torchvision's order. For
+Writes tests/fixtures/torchvision/<model>.json for every model in MODELS: the
+torch and torchvision versions, the number of parameters, torchvision's
+documented GFLOPS of its ImageNet weights (``meta["_ops"]``, multiply-accumulates
+in graphspec's terms) and every state_dict key with its shape and dtype, in
+torchvision's order. For
 resnet18 it also records the outputs of torchvision's model under
 *deterministic* weights (:func:`deterministic_state_dict`: a formula, not a
 seeded RNG, so the values do not depend on the torch version) on a
@@ -28,7 +30,14 @@ import json
 import math
 from pathlib import Path
 
-MODELS = ("resnet18", "alexnet", "vgg11", "mobilenet_v2")
+MODELS = (
+    "resnet18", "alexnet", "vgg11", "mobilenet_v2",
+    # issue 10's zoo
+    "resnet50", "densenet121", "googlenet", "shufflenet_v2_x1_0", "mobilenet_v3_large",
+    "efficientnet_b0", "regnet_y_400mf", "vit_b_16", "convnext_tiny",
+)
+# constructor arguments: GoogLeNet's zoo spec has no auxiliary heads and re-normalises its input as with ImageNet weights
+KWARGS = {"googlenet": {"aux_logits": False, "init_weights": True, "transform_input": True}}
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / "tests" / "fixtures" / "torchvision"
 # how many output values the resnet18 fixture keeps (plus their sum)
@@ -61,6 +70,36 @@ def deterministic_state_dict(layout: list[tuple[str, list[int], str]]):
             values = 1.0 + 0.1 * wave
         out[key] = values.reshape(shape).to(getattr(torch, dtype))
     return out
+
+
+def meaningful_weights(model, batches: int = 1, size: int = 224, seed: int = 0) -> None:
+    """Make torchvision's initialised ``model`` compute input-dependent outputs.
+
+    At torchvision's init some outputs do not depend on the input, so equal
+    outputs would prove nothing: zero-initialised weights (ViT's head, its class
+    token) give constant logits, and with BatchNorm statistics at 0/1 the
+    activations of GoogLeNet, ShuffleNet or MobileNetV3 shrink layer by layer.
+    Zero weight tensors get random values (std 1/sqrt(fan-in)), and every
+    BatchNorm's running statistics are measured on random images, so every layer
+    sees unit-scale inputs and the logits depend on the image.
+    """
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() >= 2 and not p.any():
+                p.copy_(torch.randn(p.shape, generator=generator) / math.sqrt(math.prod(p.shape[1:])))
+
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # a cumulative average: one batch sets the statistics exactly
+    model.train()
+    with torch.no_grad():
+        for _ in range(batches):
+            model(torch.randn(4, 3, size, size, generator=generator))
+    model.eval()
 
 
 def deterministic_input(shape: tuple[int, ...]):
@@ -105,13 +144,16 @@ def main(argv=None) -> int:
     torch.set_num_threads(2)
     args.out.mkdir(parents=True, exist_ok=True)
     for name in args.models:
-        model = getattr(models, name)(weights=None).eval()
+        model = getattr(models, name)(weights=None, **KWARGS.get(name, {})).eval()
         layout = layout_of(model)
+        weights = models.get_model_weights(name)
+        default = weights.DEFAULT if hasattr(weights, "DEFAULT") else next(iter(weights))
         record = {
             "model": name,
             "torch": torch.__version__,
             "torchvision": torchvision.__version__,
             "num_parameters": sum(p.numel() for p in model.parameters()),
+            "gflops": default.meta.get("_ops"),
             "state_dict": [{"key": k, "shape": s, "dtype": d} for k, s, d in layout],
         }
         if name == "resnet18":

@@ -190,10 +190,9 @@ def gan_samples(run_dir: str, n: int, seed: int):
 
     import graphspec
     from graphspec.train import checkpoint as ck
-    from graphspec.train.config import parse_train
 
     spec = graphspec.load(str(SPECS / "digits_gan.yaml"))
-    cfg = parse_train(spec.train, spec=spec)
+    cfg = spec.train_config
     gname = cfg.roles.generator.graph or "generator"
     G = spec.to_torch(gname)
     w, _ = ck.load_weights(Path(run_dir) / "best.safetensors")

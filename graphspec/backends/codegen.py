@@ -25,6 +25,7 @@ from __future__ import annotations
 import inspect
 import keyword
 import math
+import os
 import operator
 import typing
 from collections import OrderedDict
@@ -365,6 +366,17 @@ def _indent(text: str, n: int) -> str:
     return "\n".join(pad + line if line else line for line in text.splitlines())
 
 
+def _is_ident(name: str) -> bool:
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
+def parameter_expr(p: nn.Parameter) -> str:
+    """``nn.Parameter(...)`` with the Parameter op's init (``graphspec_init``, set by
+    :meth:`graphspec.ops.parameter.Parameter.build_parameter`), zeros otherwise."""
+    init = getattr(p, "graphspec_init", None) or f"torch.zeros({', '.join(str(d) for d in p.shape)})"
+    return f"nn.Parameter({init})"
+
+
 def _tree_expr(tree: OrderedDict, leaves: dict[str, str], level: int) -> str:
     """Constructor expression of a container (nn.Sequential or Block) and its children."""
     pad = "    " * (level + 1)
@@ -379,22 +391,28 @@ def _tree_expr(tree: OrderedDict, leaves: dict[str, str], level: int) -> str:
         for k, v in tree.items():
             items.append(pad + f"({k!r}, " + _child_expr(v, leaves, level + 1) + "),")
         return "nn.Sequential(OrderedDict([\n" + "\n".join(items) + "\n" + end + "]))"
+    if all(_is_ident(k) for k in tree):
+        for k, v in tree.items():
+            items.append(pad + f"{k}=" + _child_expr(v, leaves, level + 1) + ",")
+        return "Block(\n" + "\n".join(items) + "\n" + end + ")"
+    # torch module names that are not identifiers (RegNet's 'block1-0'): keyword arguments from a dict
     for k, v in tree.items():
-        if keyword.iskeyword(k) or not k.isidentifier():
-            raise CodegenError(f"module name {k!r} is not a Python identifier")
-        items.append(pad + f"{k}=" + _child_expr(v, leaves, level + 1) + ",")
-    return "Block(\n" + "\n".join(items) + "\n" + end + ")"
+        items.append(pad + f"{k!r}: " + _child_expr(v, leaves, level + 1) + ",")
+    return "Block(**{\n" + "\n".join(items) + "\n" + end + "})"
 
 
 def _child_expr(value, leaves: dict[str, str], level: int) -> str:
     return _tree_expr(value, leaves, level) if isinstance(value, OrderedDict) else leaves[value]
 
 
-def _leaf_paths(module: nn.Module) -> "OrderedDict[str, nn.Module]":
-    """Leaf module paths of a compiled module: the modules that are not containers."""
+def _leaf_paths(module: nn.Module) -> "OrderedDict[str, nn.Module | nn.Parameter]":
+    """Leaf paths of a compiled module: the modules that are not containers, and the
+    tensors of Parameter nodes (registered directly on a container)."""
     out: OrderedDict = OrderedDict()
 
     def walk(m: nn.Module, prefix: str) -> None:
+        for name, p in m._parameters.items():
+            out[f"{prefix}.{name}" if prefix else name] = p
         for name, child in m.named_children():
             path = f"{prefix}.{name}" if prefix else name
             if type(child) in (Block, Sequential, nn.Sequential):
@@ -406,32 +424,66 @@ def _leaf_paths(module: nn.Module) -> "OrderedDict[str, nn.Module]":
     return out
 
 
+def doc_escape(text: str) -> str:
+    r"""``text`` safe inside a triple-quoted docstring: quotes, backslashes and control
+    characters are escaped, so a spec file name holding three quotes, a newline
+    and code stays text.
+
+    >>> doc_escape('say "hi"\n')
+    'say \\"hi\\"\\n'
+    """
+    out = []
+    for ch in str(text):
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif not ch.isprintable():
+            out.append(repr(ch)[1:-1])
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _check_parameter_holders(tree: OrderedDict, leaves: dict) -> None:
+    """A numbered container is written as nn.Sequential, which cannot hold a bare tensor."""
+    for value in tree.values():
+        if not isinstance(value, OrderedDict):
+            continue
+        if is_numbered(value) and any(isinstance(v, str) and isinstance(leaves[v], nn.Parameter) for v in value.values()):
+            raise CodegenError(f"a Parameter node inside a numbered container ({next(iter(value.values()))!r}) cannot be written")
+        _check_parameter_holders(value, leaves)
+
+
 def generate_from_module(module: nn.Module, source: str | None = None) -> str:
     """Source text of a standalone file defining ``type(module).__name__``.
 
     ``module`` is a compiled graph (a GraphModule from :func:`compile_graph`).
     """
     leaves = _leaf_paths(module)
-    classes = custom_classes(leaves.values())
+    classes = custom_classes(m for m in leaves.values() if isinstance(m, nn.Module))
     uses_block = any(type(m) is Block for m in module.modules())
     taken = {c.__name__ for c in classes} | {"Block", "OrderedDict", "Optional", "Sequence", "Tuple", "Union"}
     cls_name = type(module).__name__
     if cls_name in taken:  # e.g. a spec named "block": keep the helper class's name free
         cls_name += "Model"
-    exprs = {path: module_expr(m, classes) for path, m in leaves.items()}
+    exprs = {path: parameter_expr(m) if isinstance(m, nn.Parameter) else module_expr(m, classes) for path, m in leaves.items()}
     tree = module_tree(leaves)
+    _check_parameter_holders(tree, leaves)
     body_lines = []
     for name, value in tree.items():
-        if not name.isidentifier() or keyword.iskeyword(name):
-            raise CodegenError(f"module name {name!r} is not a Python identifier")
-        body_lines.append(f"self.{name} = " + _child_expr(value, exprs, 2))
+        expr = _child_expr(value, exprs, 2)
+        if _is_ident(name):
+            body_lines.append(f"self.{name} = " + expr)
+        elif isinstance(value, str) and isinstance(leaves[value], nn.Parameter):
+            body_lines.append(f"self.register_parameter({name!r}, {expr})")
+        else:
+            body_lines.append(f"self.add_module({name!r}, {expr})")
     code = module.code.strip("\n").rstrip()  # "def forward(self, ...):\n    ..."
     uses_ordered = "OrderedDict(" in "\n".join(body_lines)
 
     out: list[str] = []
     doc = f'"""{cls_name}: a PyTorch module generated by graphspec codegen'
     if source:
-        doc += f" from {source}"
+        doc += f" from {doc_escape(source)}"
     doc += ".\n\nIt needs only torch. Regenerate it rather than editing it.\n\"\"\""
     out.append(doc)
     out.append("")
@@ -450,7 +502,7 @@ def generate_from_module(module: nn.Module, source: str | None = None) -> str:
     out.append(f"class {cls_name}(nn.Module):")
     inputs = list(getattr(module, "graphspec_inputs", []))
     outputs = list(getattr(module, "graphspec_outputs", []))
-    out.append(f'    """Inputs: {", ".join(inputs)}. Returns: {", ".join(outputs) if len(outputs) != 1 else outputs[0]}' + (" (a tuple, in this order)." if len(outputs) > 1 else ".") + '"""')
+    out.append(f'    """Inputs: {doc_escape(", ".join(inputs))}. Returns: {doc_escape(", ".join(outputs) if len(outputs) != 1 else outputs[0])}' + (" (a tuple, in this order)." if len(outputs) > 1 else ".") + '"""')
     out.append("")
     out.append(f"    graphspec_inputs = {inputs!r}")
     out.append(f"    graphspec_outputs = {outputs!r}")
@@ -475,7 +527,7 @@ def generate(spec: Spec, graph: Graph | str | None = None, outputs: list[str] | 
             module = compile_graph(spec, g, outputs=outputs)
     except (NotImplementedError, RuntimeError):
         module = compile_graph(spec, g, outputs=outputs)
-    source = spec.path or spec.name
+    source = os.path.basename(spec.path) if spec.path else spec.name  # never the machine's absolute path
     if len(spec.graphs) > 1:
         source = f"{source} (graph {g.name})"
     try:

@@ -8,16 +8,29 @@ float32, onnxruntime on the chosen provider (the CPU by default).
 
 Tolerance (float32): an output passes when every element satisfies
 
-    |onnx - torch| <= atol + rtol * |torch|,   atol = 1e-4, rtol = 1e-3
+    |onnx - torch| <= atol * max(1, scale) + rtol * |torch|,   atol = 1e-4, rtol = 1e-3
 
-(``numpy.allclose``'s rule; NaN must match NaN). fp16/bf16 outputs use
-atol = rtol = 1e-2; integer and bool outputs must be equal. Reported per output:
+where ``scale`` is the output's largest magnitude max|torch| at that point: the
+absolute part grows with large-valued outputs (logits in the thousands carry
+float32 rounding of ~1e-4 even on their small elements), and stays ``atol``
+for outputs within [-1, 1]. fp16/bf16 outputs use atol = rtol = 1e-2; integer
+and bool outputs must be equal. NaN or Inf in either output never passes (a
+model that computes NaN proves nothing). Reported per output:
 
 - ``max_abs``: max |onnx - torch|;
 - ``max_rel``: max |onnx - torch| / max(|torch|, atol) (the floor keeps
   elements near zero from dominating);
-- ``ratio``: max |onnx - torch| / (atol + rtol * |torch|); <= 1 passes, so it
-  reads as the fraction of the tolerance used.
+- ``ratio``: max |onnx - torch| / tolerance; <= 1 passes, so it reads as the
+  fraction of the tolerance used;
+- ``varies``: whether the PyTorch output depends on the input (it differs
+  between the examples of a batch, or between points of the same shape). An
+  output that does not compares constants: the report says so (``constant
+  outputs``), since parity then says nothing about the layers before it.
+
+To make random-weight models meaningful, :func:`calibrate_norms` gives norm
+layers seeded statistics before the export when no trained weights are given
+(default BatchNorm statistics are an identity, and in deep nets such as
+MobileNetV2 the activations then shrink until every input gives the same logits).
 
 A failure is a ``parity`` error (exit 6) naming the worst output (highest ratio).
 """
@@ -31,13 +44,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from graphspec.backends.example_inputs import make_inputs, symbols_of
 from graphspec.errors import GraphspecError
 
 FP32_ATOL = 1e-4
 FP32_RTOL = 1e-3
 HALF_ATOL = 1e-2
 HALF_RTOL = 1e-2
-CRITERION = "|onnx - torch| <= atol + rtol * |torch| for every element (NaN must match NaN)"
+CRITERION = "|onnx - torch| <= atol * max(1, max|torch|) + rtol * |torch| for every element; NaN/Inf never pass"
 
 PARITY_BATCH_SIZES = (1, 3)
 
@@ -54,6 +68,8 @@ class OutputCheck:
     atol: float
     rtol: float
     note: str | None = None
+    scale: float = 1.0  # the factor atol was multiplied by: max(1, max|torch|)
+    varies: bool | None = None  # the torch output depends on the input (None: not decidable)
 
     def to_json(self) -> dict:
         d = {
@@ -66,6 +82,10 @@ class OutputCheck:
         }
         if (self.atol, self.rtol) != (FP32_ATOL, FP32_RTOL):
             d["atol"], d["rtol"] = self.atol, self.rtol
+        if self.scale != 1.0:
+            d["atol_scale"] = _num(self.scale)
+        if self.varies is not None:
+            d["varies"] = self.varies
         if self.note:
             d["note"] = self.note
         return d
@@ -109,6 +129,11 @@ class ParityReport:
             return None
         return max(items, key=lambda po: (not po[1].passed, _key(po[1].ratio)))
 
+    @property
+    def constant_outputs(self) -> list[str]:
+        """Outputs whose PyTorch values do not depend on the input (parity compares constants)."""
+        return [o.name for o in self.points[0].outputs if o.varies is False] if self.points else []
+
     def per_output(self) -> dict[str, dict]:
         out: dict[str, dict] = {}
         for _, o in self.checks:
@@ -133,6 +158,7 @@ class ParityReport:
             "max_rel": _num(max((o.max_rel for _, o in self.checks), default=0.0, key=_key)),
             "outputs": {k: {kk: _num(vv) if kk != "passed" else vv for kk, vv in v.items()} for k, v in self.per_output().items()},
             "points": [p.to_json() for p in self.points],
+            "constant_outputs": self.constant_outputs,
             "seconds": round(self.seconds, 3),
         }
 
@@ -143,10 +169,16 @@ class ParityReport:
         p, o = worst
         sizes = ", ".join(f"{k}={v}" for k, v in p.sizes.items()) or "static shapes"
         verdict = "ok" if self.passed else "FAILED"
-        return (
+        text = (
             f"parity {verdict} on onnxruntime {self.provider} at {len(self.points)} point(s): worst output {o.name!r} "
             f"max abs {o.max_abs:.3g}, max rel {o.max_rel:.3g} ({sizes}); tolerance atol {self.atol:g}, rtol {self.rtol:g}"
         )
+        if self.constant_outputs:
+            text += (
+                f"; warning: constant outputs {', '.join(self.constant_outputs)} (the same for every input, "
+                "so parity says nothing about the layers before them)"
+            )
+        return text
 
     def error(self) -> GraphspecError:
         worst = self.worst()
@@ -195,28 +227,107 @@ def compare(name: str, ref: np.ndarray, got: np.ndarray, atol: float | None = No
         return OutputCheck(name, list(ref.shape), ref.dtype.name, mx, mx, 0.0 if ok else float("inf"), ok, 0.0, 0.0, note=None if ok else "integer outputs differ")
     rf = ref.astype(np.float64)
     gt = got.astype(np.float64)
-    both_nan = np.isnan(rf) & np.isnan(gt)
+    bad = ~np.isfinite(rf) | ~np.isfinite(gt)
+    if bad.any():  # NaN == NaN would "agree" on a model that computes nothing
+        where = "PyTorch" if not np.isfinite(rf).all() else "onnxruntime"
+        return OutputCheck(
+            name, list(ref.shape), ref.dtype.name, float("inf"), float("inf"), float("inf"), False, a, r,
+            note=f"NaN or Inf in the {where} output ({int(bad.sum())} of {bad.size} elements): parity cannot be judged",
+        )
     diff = np.abs(rf - gt)
-    diff = np.where(both_nan, 0.0, diff)
-    # inf == inf of the same sign is equal
-    same_inf = np.isinf(rf) & np.isinf(gt) & (np.sign(rf) == np.sign(gt))
-    diff = np.where(same_inf, 0.0, diff)
-    diff = np.where(np.isnan(diff), np.inf, diff)
-    mag = np.where(np.isfinite(rf), np.abs(rf), 0.0)
+    mag = np.abs(rf)
+    scale = max(1.0, float(mag.max()))
     max_abs = float(diff.max())
     max_rel = float((diff / np.maximum(mag, a)).max())
-    ratio = float((diff / (a + r * mag)).max())
-    passed = bool(ratio <= 1.0)
-    note = None
-    if not passed and not np.isfinite(max_abs):
-        note = "NaN or Inf in one output but not the other"
-    return OutputCheck(name, list(ref.shape), ref.dtype.name, max_abs, max_rel, ratio, passed, a, r, note=note)
+    ratio = float((diff / (a * scale + r * mag)).max())
+    return OutputCheck(name, list(ref.shape), ref.dtype.name, max_abs, max_rel, ratio, bool(ratio <= 1.0), a, r, scale=scale)
+
+
+def varies(outputs: Sequence[np.ndarray], batch_axis: bool = True) -> bool | None:
+    """Whether PyTorch outputs (one per point) depend on the input; None when undecidable.
+
+    Yes when the examples of a batch differ (axis 0, batch > 1) or when two
+    points of the same shape differ (their inputs differ).
+
+    >>> varies([np.ones((3, 2)), np.ones((1, 2))]), varies([np.arange(6.0).reshape(3, 2)])
+    (False, True)
+    """
+    decidable = False
+    for out in outputs:
+        out = np.asarray(out)
+        if out.dtype.kind not in "fiub" or out.size == 0:
+            continue
+        if batch_axis and out.ndim >= 1 and out.shape[0] > 1:
+            decidable = True
+            if _differ(out, out[:1]):
+                return True
+    for i, x in enumerate(outputs):
+        for y in outputs[i + 1:]:
+            if np.shape(x) == np.shape(y) and np.size(x):
+                decidable = True
+                if _differ(np.asarray(x), np.asarray(y)):
+                    return True
+    return False if decidable else None
+
+
+def _batch_first(graph, output: str) -> bool:
+    """Whether the output's axis 0 is a batch-like dim (so its examples may differ)."""
+    try:
+        t = graph.output_type(output)
+    except KeyError:
+        return False
+    batch_dims = {k for k, v in symbols_of(graph).items() if v}
+    return t is not None and len(t.shape) > 0 and t.shape[0] in batch_dims
+
+
+def _differ(x: np.ndarray, y: np.ndarray) -> bool:
+    """More than float32 noise apart (relative to the values' magnitude)."""
+    xf = x.astype(np.float64)
+    yf = np.broadcast_to(y.astype(np.float64), xf.shape)
+    finite = np.isfinite(xf) & np.isfinite(yf)
+    if not finite.any():
+        return False
+    spread = float(np.abs(xf - yf)[finite].max())
+    return spread > 1e-6 * max(1.0, float(np.abs(xf[finite]).max()))
+
+
+def calibrate_norms(module, feeds: dict[str, np.ndarray], input_names: Sequence[str], seed: int = 0) -> int:
+    """Seeded statistics and affine parameters for the module's BatchNorm layers; returns how many.
+
+    Running statistics are measured on ``feeds`` (one forward pass in train
+    mode, cumulative averages), then affine parameters are drawn around 1 and 0,
+    so that eval-mode outputs depend on the input the way a trained model's do.
+    Only for random-weight modules (no trained weights given): other layers and
+    modes are left as they were.
+    """
+    import torch
+
+    norms = [m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    if not norms:
+        return 0
+    gen = torch.Generator().manual_seed(seed)
+    saved = [(m, m.momentum) for m in norms]
+    was_training = module.training
+    try:
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative: one pass sets the batch's statistics
+        module.train()
+        with torch.no_grad():
+            module(*[torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in input_names])
+            for m in norms:
+                if m.affine:
+                    m.weight.copy_(torch.empty_like(m.weight).uniform_(0.5, 1.5, generator=gen))
+                    m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.1)
+    finally:
+        for m, momentum in saved:
+            m.momentum = momentum
+        module.train(was_training)
+    return len(norms)
 
 
 def points(graph, example: dict[str, int], static: dict[str, int] | None = None) -> list[dict[str, int]]:
     """The dim sizes to check parity at: batch 1 and 3, other dims at the example size and a smaller one."""
-    from graphspec.backends.onnx_export import symbols_of
-
     static = static or {}
     symbols = symbols_of(graph)
     if not symbols:
@@ -278,13 +389,13 @@ def check(
     device: str = "cpu",
 ) -> ParityReport:
     """Run PyTorch (on ``device``, where the module already is) and onnxruntime at each point; compare every output."""
-    from graphspec.backends.onnx_export import make_inputs
     from graphspec.runtime.session import Session
 
     t0 = time.perf_counter()
     module.eval()
     sess = session or Session(model, provider=provider, tf32=False)
     report = ParityReport(provider=sess.provider, atol=FP32_ATOL if atol is None else atol, rtol=FP32_RTOL if rtol is None else rtol)
+    refs: list[list[np.ndarray]] = []
     for i, sizes in enumerate(points):
         feeds = make_inputs(graph, input_names, sizes, seed=seed + i)
         try:
@@ -307,5 +418,10 @@ def check(
         for name, r in zip(output_names, ref):
             checks.append(compare(name, r, got[name], atol, rtol))
         report.points.append(ParityPoint(dict(sizes), checks))
+        refs.append(ref)
+    for j, name in enumerate(output_names):
+        v = varies([r[j] for r in refs], batch_axis=_batch_first(graph, name))
+        for p in report.points:
+            p.outputs[j].varies = v
     report.seconds = time.perf_counter() - t0
     return report

@@ -67,14 +67,18 @@ class Block(nn.Module):
     """A holder of named child modules: the container of a block's nodes.
 
     ``Block(conv1=nn.Conv2d(...), bn1=nn.BatchNorm2d(...))`` adds the children in
-    order. It has no ``forward`` of its own: the compiled graph calls its
+    order (an ``nn.Parameter`` child, from a Parameter node, is registered as a
+    parameter). It has no ``forward`` of its own: the compiled graph calls its
     children directly.
     """
 
     def __init__(self, **children: nn.Module):
         super().__init__()
         for name, child in children.items():
-            self.add_module(name, child)
+            if isinstance(child, nn.Parameter):  # a Parameter node: the tensor itself
+                self.register_parameter(name, child)
+            else:
+                self.add_module(name, child)
 
     def __getattr__(self, name: str):
         # children first: the compiled forward reads them on every call
@@ -117,6 +121,7 @@ class CompiledGraph(fx.GraphModule):
         # The deep copy of our __dict__ made inside it is in memo: reuse it.
         modules = copy.deepcopy(self._modules, memo)
         object.__setattr__(res, "_modules", modules)
+        object.__setattr__(res, "_parameters", copy.deepcopy(self._parameters, memo))
         for attr in GRAPHSPEC_ATTRS:
             if attr in self.__dict__:
                 object.__setattr__(res, attr, copy.deepcopy(self.__dict__[attr], memo))
@@ -125,13 +130,16 @@ class CompiledGraph(fx.GraphModule):
     def __reduce__(self):
         reduced = super().__reduce__()
         extras = {a: self.__dict__[a] for a in GRAPHSPEC_ATTRS if a in self.__dict__}
-        return (_unpickle, (reduced, dict(self._modules), type(self).__name__, extras))
+        return (_unpickle, (reduced, dict(self._modules), type(self).__name__, extras, dict(self._parameters)))
 
 
-def _unpickle(reduced, modules: dict, class_name: str, extras: dict) -> CompiledGraph:
+def _unpickle(reduced, modules: dict, class_name: str, extras: dict, params: dict | None = None) -> CompiledGraph:
     fn, args = reduced
     plain = fn(*args)  # a GraphModule re-traced from the saved code
-    return _finish(Block(**modules), plain.graph, class_name, extras)
+    root = Block(**modules)
+    for name, param in (params or {}).items():
+        root.register_parameter(name, param)
+    return _finish(root, plain.graph, class_name, extras)
 
 
 def _finish(root: nn.Module, graph: fx.Graph, class_name: str, extras: dict) -> CompiledGraph:
@@ -142,6 +150,9 @@ def _finish(root: nn.Module, graph: fx.Graph, class_name: str, extras: dict) -> 
     gm._modules.clear()
     for name, child in root.named_children():
         gm._modules[name] = child
+    gm._parameters.clear()  # fx copied the live ones only; keep the declaration order
+    for name, param in root._parameters.items():  # top-level Parameter nodes
+        gm._parameters[name] = param
     for k, v in extras.items():
         setattr(gm, k, v)
     return gm
@@ -210,6 +221,9 @@ def input_types(graph: Graph, node_id: str) -> list:
 def build_leaf_modules(graph: Graph) -> "OrderedDict[str, tuple[nn.Module, str]]":
     """module path -> (module, node id that built it), in graph order.
 
+    A ``Parameter`` node's entry is an ``nn.Parameter``, registered on its
+    holder under the last path segment (state_dict key = node path).
+
     A shared module is built once, by its owner (the node whose id is the
     path) or, when ``outputs=`` pruned the owner away, by the first node using it.
     """
@@ -225,6 +239,9 @@ def build_leaf_modules(graph: Graph) -> "OrderedDict[str, tuple[nn.Module, str]]
         if path in built or owners[path] != node_id:
             continue
         op = attrs["op"]
+        if getattr(op, "is_parameter", False):  # a learned tensor registered at its path (Parameter op)
+            built[path] = (op.build_parameter(), node_id)
+            continue
         try:
             module = op.build_torch(*input_types(graph, node_id))
         except GraphspecError:
@@ -302,7 +319,10 @@ def build_module_tree(graph: Graph, leaves: "OrderedDict[str, tuple[nn.Module, s
                     node=node_id or path,
                     hint="rename the node",
                 )
-            holder.add_module(name, child)
+            if isinstance(child, nn.Parameter):
+                holder.register_parameter(name, child)
+            else:
+                holder.add_module(name, child)
         return holder
 
     return make(tree, "")
@@ -339,6 +359,10 @@ def build_fx_graph(graph: Graph) -> fx.Graph:
         if attrs["kind"] != "op" or node_id not in live:
             continue
         op = attrs["op"]
+        if getattr(op, "is_parameter", False):
+            call = fg.create_node("get_attr", attrs["module"], (), {}, name=fx_name(node_id))
+            values[(node_id, 0)] = call
+            continue
         args = _call_args(op, attrs, value)
         call = fg.create_node("call_module", attrs["module"], tuple(args), {}, name=fx_name(node_id))
         call.meta["graphspec_node"] = node_id
@@ -388,6 +412,9 @@ def compile_graph(spec: Spec, graph: Graph, outputs: list[str] | None = None) ->
         from graphspec.passes.subgraph import extract
 
         graph = extract(graph, list(outputs))
+    from graphspec.passes import budget
+
+    budget.check(graph, None, what="compiling")  # before any weight is allocated
     root = build_module_tree(graph)
     fg = build_fx_graph(graph)
     multi = spec is not None and len(getattr(spec, "graphs", {})) > 1
@@ -407,26 +434,18 @@ def compile_graph(spec: Spec, graph: Graph, outputs: list[str] | None = None) ->
 def example_inputs(graph: Graph, sizes: dict[str, int] | None = None, generator: "torch.Generator | None" = None) -> tuple:
     """Random tensors for the graph inputs, symbolic dims bound by ``sizes``.
 
-    Floating inputs are standard normal. Integer inputs are indices valid for
-    every Embedding that reads them (``0 <= i < num_embeddings``), else 0 or 1.
+    The feeds of :func:`graphspec.backends.example_inputs.make_inputs` (the one
+    generator: standard normal floats, integer inputs valid for every Embedding
+    that reads them) as tensors; ``generator`` only picks the seed.
     """
-    from graphspec.ops.types import bind
+    from graphspec.backends.example_inputs import make_inputs
 
+    seed = int(generator.initial_seed()) if generator is not None else 0
+    names = list(graph.inputs)
+    feeds = make_inputs(graph, names, dict(sizes or {}), seed=seed, bf16_as_float32=True)
     out = []
-    for name, spec in graph.inputs.items():
-        t = bind(spec.type, sizes or {})
-        dtype = getattr(torch, t.dtype)
-        if dtype.is_floating_point:
-            out.append(torch.randn(t.shape, generator=generator).to(dtype))
-            continue
-        high = 2
-        limits = [
-            graph.node(s)["op"].num_embeddings
-            for s in graph.g.successors(name)
-            if graph.node(s)["kind"] == "op" and hasattr(graph.node(s)["op"], "num_embeddings")
-        ]
-        if limits:
-            high = min(limits)
-        values = torch.randint(0, high, t.shape, generator=generator)
-        out.append(values.bool() if dtype is torch.bool else values.to(dtype))
+    for name in names:
+        t = torch.from_numpy(feeds[name])
+        want = getattr(torch, graph.inputs[name].type.dtype)
+        out.append(t.to(want) if t.dtype != want else t)
     return tuple(out)

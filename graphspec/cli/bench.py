@@ -16,7 +16,7 @@ import argparse
 import json
 import sys
 
-from graphspec.cli.common import add_json_argument
+from graphspec.cli.common import add_budget_argument, add_json_argument, apply_budget, batches_type, float_range, repeat_type, threads_type, warmup_type
 
 BACKEND_CHOICES = ("eager", "compile", "ort-cpu", "eager-cuda", "ort-cuda")
 
@@ -28,43 +28,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="override a value in the spec, e.g. --set params.classes=10 (repeatable)",
     )
-    p.add_argument("--batch", default="1", metavar="N,M", help="batch sizes, comma separated (default: 1)")
-    p.add_argument("--threads", type=int, default=None, metavar="N", help="threads for PyTorch and onnxruntime (default: physical cores)")
-    p.add_argument("--repeat", type=int, default=30, metavar="N", help="timed rounds (one call per backend each) per batch size (default: 30)")
-    p.add_argument("--warmup", type=int, default=3, metavar="N", help="untimed calls per backend first (default: 3)")
-    p.add_argument("--max-seconds", type=float, default=60.0, metavar="S", help="stop adding rounds after this long per batch size (at least 5 rounds)")
-    p.add_argument("--gap-ms", type=float, default=20.0, metavar="MS", help="sleep before each timed call, so that one backend's spinning threads do not slow the next (default: 20)")
+    p.add_argument("--batch", type=batches_type, default=[1], metavar="N,M", help="batch sizes, comma separated (default: 1)")
+    p.add_argument("--threads", type=threads_type, default=None, metavar="N", help="threads for PyTorch and onnxruntime (default: physical cores)")
+    p.add_argument("--repeat", type=repeat_type, default=30, metavar="N", help="timed rounds (one call per backend each) per batch size (default: 30)")
+    p.add_argument("--warmup", type=warmup_type, default=3, metavar="N", help="untimed calls per backend first (default: 3)")
+    p.add_argument("--max-seconds", type=float_range(0.001, 86400.0, "seconds"), default=60.0, metavar="S", help="stop adding rounds after this long per batch size (at least 5 rounds)")
+    p.add_argument("--gap-ms", type=float_range(0.0, 10000.0, "milliseconds"), default=20.0, metavar="MS", help="sleep before each timed call, so that one backend's spinning threads do not slow the next (default: 20)")
     p.add_argument(
         "--backends", default=",".join(BACKEND_CHOICES), metavar="A,B",
         help="which backends: " + ", ".join(BACKEND_CHOICES) + " (default: all; GPU ones only where a GPU is present)",
     )
+    p.add_argument("--precision", default="fp32", metavar="P,Q", help="also time onnxruntime CPU on these precisions of the model, e.g. fp32,int8,fp16 (converted as export --precision does)")
+    p.add_argument("--calibration", metavar="FILE.npz", help="int8 calibration inputs for --precision (default: the spec's train: data)")
+    add_budget_argument(p)
     add_json_argument(p)
-
-
-def _ints(text: str, what: str) -> list[int]:
-    from graphspec.errors import GraphspecError
-
-    out = []
-    for item in filter(None, (s.strip() for s in text.split(","))):
-        if not item.isdigit() or int(item) <= 0:
-            raise GraphspecError.one("usage", f"{what} expects positive integers separated by commas, received {text!r}")
-        out.append(int(item))
-    if not out:
-        raise GraphspecError.one("usage", f"{what} needs at least one value")
-    return out
 
 
 def run(args: argparse.Namespace) -> int:
     from graphspec.errors import GraphspecError
     from graphspec.runtime import bench
 
-    batches = _ints(args.batch, "--batch")
+    batches = args.batch
+    apply_budget(args)
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     bad = [b for b in backends if b not in BACKEND_CHOICES]
     if bad:
         raise GraphspecError.one("usage", f"unknown backend(s) {', '.join(bad)}", hint="choose from " + ", ".join(BACKEND_CHOICES))
-    if args.repeat < 1 or args.warmup < 0:
-        raise GraphspecError.one("usage", "--repeat must be >= 1 and --warmup >= 0")
+    spec = None
     if args.target.endswith(".onnx"):
         target = bench.target_from_onnx(args.target)
     else:
@@ -74,9 +64,12 @@ def run(args: argparse.Namespace) -> int:
         spec = load_spec(args)
         target = bench.target_from_spec(spec, args.graph, export=any(b.startswith("ort") for b in backends))
     try:
+        from graphspec.cli.export_deploy import bench_variants
+
+        bench_variants(args, target, spec)
         report = bench.run_bench(
             target, batches, threads=args.threads, repeat=args.repeat, warmup=args.warmup, backends=backends,
-            max_seconds=args.max_seconds, gap=max(0.0, args.gap_ms) / 1e3,
+            max_seconds=args.max_seconds, gap=args.gap_ms / 1e3,
         )
     finally:
         if target.tmpdir is not None:

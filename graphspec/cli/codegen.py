@@ -14,12 +14,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from graphspec.cli.common import add_spec_arguments, load_spec
+from graphspec.cli.common import add_budget_argument, add_spec_arguments, load_spec
 from graphspec.errors import ExitCode
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_spec_arguments(p)
+    add_budget_argument(p)
     p.add_argument("-o", "--output", metavar="FILE", help="file to write (default: print to stdout)")
     p.add_argument(
         "--outputs",
@@ -39,14 +40,15 @@ def run(args: argparse.Namespace) -> int:
     if not args.output or args.output == "-":
         sys.stdout.write(text)
         return int(ExitCode.OK)
+    from graphspec.io import atomic_write, write_error
+
     path = Path(args.output)
     try:
         if path.parent and not path.parent.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
     except OSError as exc:
-        print(f"graphspec codegen: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
-        return int(ExitCode.FILE)
+        raise write_error(path, exc) from None
+    atomic_write(path, text.encode("utf-8"))
     classes = [line[len("class "):].split("(")[0] for line in text.splitlines() if line.startswith("class ")]
     cls = classes[-1] if classes else ""  # the model class comes last
     print(f"wrote {path} ({len(text.splitlines())} lines){': class ' + cls if cls else ''}", file=sys.stderr)

@@ -19,20 +19,65 @@ import argparse
 import json
 import sys
 
-from graphspec.cli.common import add_json_argument, add_spec_arguments, human, load_spec
+from graphspec.cli.common import add_budget_argument, add_json_argument, add_spec_arguments, human, load_spec, opset_type, tolerance_type
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_spec_arguments(p)
     add_json_argument(p)
     p.add_argument("-o", "--output", metavar="MODEL.onnx", help="where to write the model (default: NAME[.GRAPH].onnx here)")
-    p.add_argument("--outputs", default="", metavar="A,B", help="export only these outputs (output names or node paths, e.g. fc_mu); the graph is pruned to what they need")
+    p.add_argument("--outputs", action="append", default=[], metavar="A,B", help="export only these outputs (output names or node paths, e.g. fc_mu; repeatable or comma separated); the graph is pruned to what they need")
     p.add_argument("--weights", metavar="FILE|RUN_DIR", help="trained weights: a .safetensors file or a run folder (runs/NAME/ with best.safetensors or last.safetensors)")
-    p.add_argument("--opset", type=int, default=None, metavar="N", help="ONNX opset version (default: the exporter's)")
+    p.add_argument("--opset", type=opset_type, default=None, metavar="N", help="ONNX opset version, 18 to 23, written exactly (default: the exporter's)")
     p.add_argument("--provider", default="cpu", choices=("auto", "cpu", "cuda", "tensorrt"), help="onnxruntime provider for the parity check (default: cpu)")
-    p.add_argument("--atol", type=float, default=None, help="absolute tolerance of the parity check (float32 default 1e-4)")
-    p.add_argument("--rtol", type=float, default=None, help="relative tolerance of the parity check (float32 default 1e-3)")
+    p.add_argument("--atol", type=tolerance_type, default=None, help="absolute tolerance of the parity check (float32 default 1e-4)")
+    p.add_argument("--rtol", type=tolerance_type, default=None, help="relative tolerance of the parity check (float32 default 1e-3)")
     p.add_argument("--no-parity", action="store_true", help="skip the onnxruntime parity check (not recommended)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr (--json is quiet too)")
+    add_budget_argument(p)
+    from graphspec.cli.export_deploy import add_deploy_arguments  # --precision, --calibration, --web
+
+    add_deploy_arguments(p)
+
+
+class Progress:
+    """Stage lines on stderr for long exports: a stage is announced once it has run for
+    ``after`` seconds (a small model exports silently), with the time so far."""
+
+    def __init__(self, enabled: bool = True, after: float = 2.0) -> None:
+        import threading
+        import time
+
+        self.enabled, self.after, self.t0 = enabled, after, time.monotonic()
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+
+    def stage(self, text: str) -> None:
+        if not self.enabled:
+            return
+        import threading
+
+        self._cancel()
+        self._timer = threading.Timer(self.after, self._say, args=(text,))
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _say(self, text: str) -> None:
+        import time
+
+        with self._lock:
+            print(f"graphspec export: {text} ... ({time.monotonic() - self.t0:.0f} s so far)", file=sys.stderr, flush=True)
+
+    def _cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def __enter__(self) -> "Progress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._cancel()
 
 
 def default_output(spec, graph_name: str | None) -> str:
@@ -42,34 +87,46 @@ def default_output(spec, graph_name: str | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from graphspec.backends.onnx_export import export
+    from graphspec.api import export  # the Python API's export: one code path
     from graphspec.errors import ExitCode
     from graphspec.spec.overrides import parse_assignments
 
     spec = load_spec(args)
     graph = spec.graph(args.graph)  # errors early when several graphs and no --graph
-    outputs = [s.strip() for s in args.outputs.split(",") if s.strip()] or None
+    outputs = [s.strip() for item in args.outputs for s in item.split(",") if s.strip()] or None
     path = args.output or default_output(spec, graph.name)
     overrides = parse_assignments(args.overrides) if args.overrides else None
-    result = export(
-        spec,
-        path,
-        graph=graph.name,
-        outputs=outputs,
-        weights=args.weights,
-        opset=args.opset,
-        parity=not args.no_parity,
-        provider=args.provider,
-        atol=args.atol,
-        rtol=args.rtol,
-        overrides=overrides,
-    )
+    from graphspec.cli import export_deploy
+
+    deploy_data = export_deploy.prepare(args, spec, graph)  # a bad --calibration fails before the slow export
+    with Progress(enabled=not (args.quiet or args.json)) as progress:
+        result = export(
+            spec,
+            path,
+            graph=graph.name,
+            outputs=outputs,
+            weights=args.weights,
+            opset=args.opset,
+            parity=not args.no_parity,
+            provider=args.provider,
+            atol=args.atol,
+            rtol=args.rtol,
+            overrides=overrides,
+            progress=progress.stage,
+        )
     parity = result.parity
+    deploy = export_deploy.finish(args, spec, graph, result, deploy_data) if parity is None or parity.passed else {}
     if args.json:
-        json.dump(result.to_json(), sys.stdout, indent=2)
+        json.dump({**result.to_json(), **export_deploy.json_part(deploy)}, sys.stdout, indent=2)
         print()
     else:
         print_report(result)
+        export_deploy.print_report(deploy)
+    if deploy.get("_report") is not None and not deploy["_report"].passed:
+        from graphspec.cli.common import print_diagnostics
+
+        print_diagnostics(deploy["_report"].error().diagnostics)
+        return int(ExitCode.PARITY)
     if parity is not None and not parity.passed:
         from graphspec.cli.common import print_diagnostics
 

@@ -17,7 +17,7 @@ import json
 import sys
 import time
 
-from graphspec.cli.common import add_json_argument
+from graphspec.cli.common import add_budget_argument, add_json_argument, apply_budget, threads_type
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -25,7 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input", "-i", required=True, metavar="X.npz|X.npy", help="inputs: .npy for a single-input model, else .npz with arrays named after the inputs")
     p.add_argument("-o", "--output", metavar="OUT.npz", help="write the outputs here (.npz; .npy for a single output)")
     p.add_argument("--provider", default="auto", choices=("auto", "cpu", "cuda", "tensorrt"), help="onnxruntime execution provider (default: auto)")
-    p.add_argument("--threads", type=int, default=None, metavar="N", help="intra-op threads (default: physical cores)")
+    p.add_argument("--threads", type=threads_type, default=None, metavar="N", help="intra-op threads (default: physical cores)")
+    add_budget_argument(p)
     add_json_argument(p)
 
 
@@ -33,13 +34,18 @@ def run(args: argparse.Namespace) -> int:
     from graphspec.runtime.inference import format_summary, load_inputs, save_outputs, summarize
     from graphspec.runtime.session import Session
 
+    apply_budget(args)
     session = Session(args.model, provider=args.provider, threads=args.threads)
     feeds = load_inputs(args.input, [i.name for i in session.inputs])
+    from graphspec.runtime.embedded import check_inference_budget
+
+    check_inference_budget(session, feeds, args.model)
     t0 = time.perf_counter()
     outputs = session.run(feeds)
     seconds = time.perf_counter() - t0
     written = save_outputs(args.output, outputs) if args.output else None
     summaries = [summarize(k, v) for k, v in outputs.items()]
+    add_class_names(summaries, session.metadata)
     if args.json:
         doc = {
             "model": args.model,
@@ -57,6 +63,22 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.model} on onnxruntime {session.provider} ({ins}) in {seconds * 1e3:.2f} ms")
     for s in summaries:
         print("  " + format_summary(s).replace("\n", "\n  "))
+        if "class_names" in s:
+            print("      class per row: " + " ".join(s["class_names"]) + (" ..." if s.get("argmax_truncated") else ""))
     if written:
         print(f"outputs written to {written}")
     return 0
+
+
+def add_class_names(summaries: list[dict], metadata: dict[str, str]) -> None:
+    """Name each row's argmax with the training data's class names (ONNX metadata ``graphspec.data``
+    that ``graphspec export --weights RUN`` copies from the run's data.json), when the counts agree."""
+    try:
+        names = json.loads(metadata.get("graphspec.data") or "{}").get("class_names")
+    except (ValueError, AttributeError):
+        return
+    if not isinstance(names, list):
+        return
+    for s in summaries:
+        if "argmax" in s and s["shape"][-1] == len(names):
+            s["class_names"] = [str(names[i]) for i in s["argmax"]]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import os
 import sys
 from typing import Sequence
@@ -24,11 +25,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ops": ("graphspec.cli.ops", "list the registered ops and their parameters"),
     "codegen": ("graphspec.cli.codegen", "write a standalone PyTorch module file"),
     "export": ("graphspec.cli.export", "export a graph to ONNX and check parity on onnxruntime"),
+    "serve-web": ("graphspec.cli.serve_web", "serve a web bundle (export --web) on 127.0.0.1"),
     "infer": ("graphspec.cli.infer", "run an ONNX model on .npz/.npy inputs"),
     "bench": ("graphspec.cli.bench", "latency: PyTorch eager, torch.compile, onnxruntime"),
     "train": ("graphspec.cli.train", "train what a spec's train: section describes"),
     "evaluate": ("graphspec.cli.evaluate", "test metrics of a trained run"),
+    "sweep": ("graphspec.cli.sweep", "search hyperparameters with Optuna; each trial a training run"),
     "quickstart": ("graphspec.cli.quickstart", "the whole job: train LeNet-5 on digits, export, check, infer"),
+    "zoo": ("graphspec.cli.zoo", "list the bundled model zoo, or copy a zoo model out to edit"),
+    "completion": ("graphspec.cli.completion", "print a bash or zsh completion script"),
 }
 
 
@@ -81,6 +86,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.INTERRUPTED
     except BrokenPipeError:
         return ExitCode.OK
+    except OSError as exc:
+        # Disk full, permission, not a folder ... wherever it happened: exit 4 naming the path.
+        if os.environ.get("GRAPHSPEC_DEBUG"):
+            raise
+        print(f"graphspec: error: {os_error_text(exc)}", file=sys.stderr)
+        return ExitCode.FILE
+    except MemoryError:
+        print("graphspec: error: out of memory; use smaller inputs, a smaller batch or a machine with more memory", file=sys.stderr)
+        return ExitCode.DATA
     except Exception:
         if os.environ.get("GRAPHSPEC_DEBUG"):
             raise
@@ -90,6 +104,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"graphspec: internal error: {last}", file=sys.stderr)
         print("this is a bug in graphspec; rerun with GRAPHSPEC_DEBUG=1 for the traceback and please report it", file=sys.stderr)
         return ExitCode.INTERNAL
+
+
+def os_error_text(exc: OSError) -> str:
+    """``cannot write PATH: reason`` (or read/use) for an OSError that escaped the commands."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    paths = [p for p in (exc.filename, exc.filename2) if p is not None]
+    if not paths:
+        return f"file system error: {reason}"
+    return f"{' -> '.join(map(str, paths))}: {reason}"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -53,7 +53,7 @@ def _select(name: str | None):
 
 
 def run(args: argparse.Namespace) -> int:
-    from graphspec.spec.jsonschema import op_info
+    from graphspec.pipeline.jsonschema import op_info
 
     ops, single = _select(args.name)
     infos = [op_info(c) for c in ops]
@@ -77,7 +77,7 @@ def _ports(info: dict) -> str:
 
 
 def _param_rows(info: dict) -> list[tuple[str, str, str, str, str]]:
-    from graphspec.spec.jsonschema import default_text
+    from graphspec.pipeline.jsonschema import default_text
 
     return [(p["name"], p["type"], default_text(p), p["range"], p["description"]) for p in info["params"]]
 

@@ -18,6 +18,8 @@ import json
 import sys
 import time
 
+from graphspec.cli.common import device_type, int_range
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -25,9 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a spec value (repeatable)")
     p.add_argument("--name", help="run name (default: the spec's name, numbered past existing runs)")
     p.add_argument("--runs-dir", default="runs", help="folder holding the runs (default: runs)")
-    p.add_argument("--epochs", type=int, help="override train.epochs")
-    p.add_argument("--seed", type=int, help="override train.seed")
-    p.add_argument("--device", default="auto", help="training device: auto, cpu, cuda")
+    p.add_argument("--epochs", type=int_range(1, 10**6, "an epoch count"), help="override train.epochs")
+    p.add_argument("--seed", type=int_range(0, 2**32 - 1, "a seed"), help="override train.seed")
+    p.add_argument("--device", type=device_type, default="auto", help="training device: auto, cpu, cuda")
     p.add_argument("--quiet", "-q", action="store_true", help="only the final summary")
     p.add_argument("--json", action="store_true", help="print one JSON object with the results")
 
@@ -99,7 +101,9 @@ def run(args: argparse.Namespace) -> int:
             f"  accuracy      PyTorch {cmp['torch_accuracy']:.2%}   onnxruntime {cmp['ort_accuracy']:.2%}\n"
             f"  agreement     {cmp['agreement']:.2%} of predictions, max |logit diff| {cmp['max_abs_diff']:.2e}\n"
             f"next: graphspec infer {onnx_path} --input {run_dir}/test_inputs.npz\n"
-            f"      graphspec evaluate {args.spec} --run {run_dir}"
+            f"      graphspec evaluate {args.spec} --run {run_dir}\n"
+            f"      graphspec export {args.spec} --weights {run_dir} --precision int8 --web {run_dir}/web   (a smaller model, and a page that runs it in the browser)\n"
+            f"      graphspec serve-web {run_dir}/web"
         )
     return 0
 

@@ -29,18 +29,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from graphspec.errors import GraphspecError
-    from graphspec.spec import jsonschema
+    from graphspec.pipeline import jsonschema
 
     schema = jsonschema.build(jsonschema.builtin_ops() if args.builtin_only else None)
     text = jsonschema.dumps(schema)
     if not args.output or args.output == "-":
         sys.stdout.write(text)
         return 0
-    try:
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(text)
-    except OSError as exc:
-        raise GraphspecError.one("file-unreadable", f"cannot write {args.output}: {exc.strerror or exc}")
+    from graphspec.io import atomic_write
+
+    atomic_write(args.output, text.encode("utf-8"))  # exit 4 naming the file on any OSError
     print(f"wrote {args.output} ({len(schema['$defs'])} definitions)", file=sys.stderr)
     return 0

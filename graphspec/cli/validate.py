@@ -1,8 +1,10 @@
 """Check spec files and report every problem in each, at its file:line:col.
 
+Checks everything ``graphspec train``/``export`` would check before doing any
+work: YAML, schema, references, expressions, shapes and the ``train:`` section.
 Exit status: 0 when every file is valid (warnings allowed), otherwise the code
-of the first error's kind (3 invalid spec, 4 missing/unreadable file, ...).
-Never imports torch, unless --train asks to check train: sections too.
+of the first error's kind (2 bad --set, 3 invalid spec, 4 missing/unreadable
+file, ...). Never imports torch.
 """
 
 from __future__ import annotations
@@ -21,11 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print a JSON report on stdout")
     p.add_argument("--quiet", "-q", action="store_true", help="print only problems")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors (exit 3)")
-    p.add_argument(
-        "--train",
-        action="store_true",
-        help="also check each spec's train: section against its task (imports the training stack, so torch: slower)",
-    )
+    # train: is always checked now; the old opt-in flag is accepted and ignored
+    p.add_argument("--train", action="store_true", help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,8 +39,6 @@ def run(args: argparse.Namespace) -> int:
         try:
             spec = graphspec.load(path, set=overrides)
             diags = list(spec.warnings)
-            if args.train and spec.train is not None:
-                diags += _train_problems(spec)
         except GraphspecError as exc:
             diags = exc.diagnostics
         errors = [d for d in diags if d.severity == "error"]
@@ -58,14 +55,3 @@ def run(args: argparse.Namespace) -> int:
         json.dump({"valid": exit_code == ExitCode.OK, "files": reports}, sys.stdout, indent=2)
         print()
     return int(exit_code)
-
-
-def _train_problems(spec) -> list[Diagnostic]:
-    """The located errors of a spec's train: section (what `graphspec train` checks first)."""
-    from graphspec.train.engine import resolve_config
-
-    try:
-        resolve_config(spec)
-    except GraphspecError as exc:
-        return exc.diagnostics
-    return []

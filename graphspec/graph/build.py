@@ -12,18 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import difflib
 
 import networkx as nx
 from pydantic import ValidationError
 
+from graphspec.diagnostics import translate
 from graphspec.errors import Collector, Location, did_you_mean
 from graphspec.graph.model import Graph, InputSpec
 from graphspec.ops import registry
 from graphspec.ops.registry import RESERVED_KEYS
 from graphspec.ops.types import TensorType
-from graphspec.spec.expr import ExprError, interpolate, resolve
-from graphspec.spec.schema import IDENT, MAX_DIM, name_problem, normalise_outputs
+from graphspec.spec.expr import ExprError, resolve
+from graphspec.spec.schema import IDENT, MAX_DIM, name_problem, node_name_problem, normalise_outputs
 from graphspec.spec.yamlload import LocatedTree
 
 MAX_REPEAT = 10_000
@@ -108,6 +108,7 @@ class Scope:
     depth: int = 0
     declared: set = field(default_factory=set)  # every node name written in this scope, built or not
     blocks: tuple = ()  # the BlockDefs being expanded around this scope, outermost first
+    absent: dict = field(default_factory=dict)  # node name -> Location of its false 'when'
 
     def path(self, name: str) -> str:
         return f"{self.prefix}.{name}" if self.prefix else name
@@ -178,11 +179,35 @@ class GraphBuilder:
 
     # -- helpers -------------------------------------------------------------
     def _bad_name(self, name: str, src: Source, what: str) -> bool:
-        problem = name_problem(name)
+        if what == "node":
+            problem = node_name_problem(name)
+            hint = "node names are module names: anything but '.', quotes and control characters (identifiers recommended)"
+        else:
+            problem = name_problem(name)
+            hint = f"{what} names become Python identifiers: letters, digits, '_'"
         if problem:
-            self.out.add("bad-name", f"{what} name {problem}", location=src.loc(key=True), hint="names become Python identifiers and module paths: letters, digits, '_'")
+            self.out.add("bad-name", f"{what} name {problem}", location=src.loc(key=True), hint=hint)
             return True
         return False
+
+    def _when(self, body: dict, src: Source, params: dict, path: str) -> bool:
+        """The value of a node's ``when:`` (True when it has none)."""
+        if "when" not in body:
+            return True
+        value = self._resolve(body["when"], params, src.at("when"), path)
+        if not isinstance(value, bool):
+            self.out.add("bad-type", f"'when' must be true or false. Received: {value!r}", location=src.loc("when"), node=path, hint="write a comparison, e.g. when: \"${stride != 1}\"")
+            raise _Skip
+        return value
+
+    def _absent_ref(self, what: str, name: str, scope: Scope, where: Location, node: str | None) -> None:
+        self.out.add(
+            "unknown-ref",
+            f"{what} refers to {name!r}, which does not exist here: its 'when' is false ({scope.absent[name]})",
+            location=where,
+            node=node,
+            hint=f"choose the input with an expression, e.g. in: \"${{'{name}' if <condition> else '<other node>'}}\"",
+        )
 
     def _resolve(self, value: Any, scope_params: dict, src: Source, node: str | None) -> Any:
         try:
@@ -206,6 +231,9 @@ class GraphBuilder:
         name, _, port = str(ref).partition(".")
         value = scope.names.get(name)
         if value is None:
+            if name in scope.absent and not (static and checked):
+                self._absent_ref(what, name, scope, src.loc(), node)
+                raise _Skip
             if name in scope.declared or (static and checked):
                 raise _Skip  # that node failed, or the dependency check reported the name
             known = list(scope.names) + sorted(scope.declared - set(scope.names))
@@ -272,6 +300,12 @@ class GraphBuilder:
             if not isinstance(body, dict) or "op" not in body:
                 self.out.add("missing-field", f"node {name!r} needs an 'op'", location=nsrc.loc(), node=scope.path(name))
                 continue
+            try:
+                if not self._when(body, nsrc, scope.params, scope.path(name)):
+                    scope.absent[name] = nsrc.loc("when")
+                    continue
+            except _Skip:
+                continue
             deps.add_node(name)
             ok_nodes.append(name)
         ok = set(ok_nodes)
@@ -287,6 +321,8 @@ class GraphBuilder:
             for r in refs:
                 if r in ok:
                     deps.add_edge(r, name)
+                elif r in scope.absent:
+                    self._absent_ref(f"node {name!r}", r, scope, nsrc.loc("in") if "in" in body else nsrc.loc(), scope.path(name))
                 elif r not in scope.declared and r not in scope.names:  # a failed node, or an input: no edge
                     where = nsrc.loc("in") if "in" in body else nsrc.loc()
                     known = list(scope.names) + list(nodes)
@@ -329,6 +365,8 @@ class GraphBuilder:
         path = scope.path(name)
         repeat = body.get("repeat", 1)
         repeat = self._resolve(repeat, scope.params, src.at("repeat"), path) if "repeat" in body else 1
+        if "repeat" not in body and isinstance(body.get("names"), list):
+            repeat = len(body["names"])  # a list of names says how many copies
         if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= MAX_REPEAT:
             self.out.add("bad-value", f"repeat must be an integer from 1 to {MAX_REPEAT}. Received: {repeat!r}", location=src.loc("repeat"), node=path)
             raise _Skip
@@ -336,14 +374,46 @@ class GraphBuilder:
             self.out.add("share", "a shared node cannot also repeat", location=src.loc("share"), node=path)
             raise _Skip
         inputs = self._inputs(body, src, scope, path)
-        if "repeat" not in body:
+        if "repeat" not in body and "names" not in body:
             return self._call(body, src, scope, path, inputs, scope.params)
-        # repeat: numbered children path.0, path.1 ... each fed by the previous
+        # repeat: children path.0, path.1 ... (or path.<names[i]>), each fed by the previous
+        copies = self._copy_names(body, src, scope.params, path, repeat)
         value: Value = {}
-        for i in range(repeat):
-            value = self._call(body, src, scope, f"{path}.{i}", inputs, {**scope.params, "i": i}, trail=[(path, "repeat")])
+        for i, copy in enumerate(copies):
+            value = self._call(body, src, scope, f"{path}.{copy}", inputs, {**scope.params, "i": i}, trail=[(path, "repeat")])
             inputs = _chain(inputs, next(iter(value.values())))
         return value
+
+    def _copy_names(self, body: dict, src: Source, params: dict, path: str, repeat: int) -> list[str]:
+        """The child names of a repeated node: '0'..'N-1', or from ``names:``
+        (a list, or one expression over ``i`` such as ``denselayer${i + 1}``)."""
+        raw = body.get("names")
+        if raw is None:
+            return [str(i) for i in range(repeat)]
+        nsrc = src.at("names")
+        if isinstance(raw, list):
+            if len(raw) != repeat:
+                self.out.add("bad-value", f"'names' lists {len(raw)} name(s) for {repeat} copies", location=nsrc.loc(), node=path, hint="give one name per copy, or drop 'repeat' (the list says how many)")
+                raise _Skip
+            items = [(raw[i], nsrc.at(i)) for i in range(repeat)]
+        elif isinstance(raw, str) and "${" in raw:
+            items = [(raw, nsrc)] * repeat
+        else:
+            self.out.add("bad-type", f"'names' must be a list of names or an expression over i such as 'layer${{i + 1}}'. Received: {raw!r}", location=nsrc.loc(), node=path)
+            raise _Skip
+        names: list[str] = []
+        for i, (item, isrc) in enumerate(items):
+            value = self._resolve(item, {**params, "i": i}, isrc, path)
+            problem = node_name_problem(value) if isinstance(value, str) else f"{value!r} is not a string"
+            if problem is None and value in MODULE_ATTRIBUTES:
+                problem = f"{value!r} is an attribute of torch modules, so it cannot name a layer"
+            if problem is None and value in names:
+                problem = f"{value!r} names two copies"
+            if problem:
+                self.out.add("bad-name", f"copy {i} of {path!r}: {problem}", location=isrc.loc(), node=path)
+                raise _Skip
+            names.append(value)
+        return names
 
     def _inputs(self, body: dict, src: Source, scope: Scope, path: str) -> Any:
         """Resolve the 'in' field to (node id, port) tuples, keeping its shape."""
@@ -364,6 +434,8 @@ class GraphBuilder:
             self.out.add("too-large", f"the graph expands to more than {MAX_EXPANSION:,} node, layer and block calls", location=src.loc("op"), node=path, hint="look for nested 'repeat' or blocks that use other blocks many times")
             raise _Abort
         op_name = body["op"]
+        if isinstance(op_name, str) and "${" in op_name:  # op taken from a block param
+            op_name = self._resolve(op_name, params, src.at("op"), path)
         if not isinstance(op_name, str):
             self.out.add("bad-type", f"'op' must be a name. Received: {op_name!r}", location=src.loc("op"), node=path)
             raise _Skip
@@ -385,7 +457,7 @@ class GraphBuilder:
 
     def _sequential(self, body, src, scope, path, inputs, params, trail) -> Value:
         layers = body.get("layers")
-        extra = set(body) - {"op", "in", "layers", "repeat", "doc"}
+        extra = set(body) - {"op", "in", "layers", "repeat", "doc", "when", "names"}
         for key in sorted(extra):
             self.out.add("unknown-field", f"Sequential has no field {key!r}; it takes 'in' and 'layers'", location=src.loc(key, key=True), node=path)
         if not isinstance(layers, list) or not layers:
@@ -406,6 +478,11 @@ class GraphBuilder:
             if "share" in layer:
                 self.out.add("share", "'share' is not supported inside Sequential", location=lsrc.loc("share", key=True), node=f"{path}.{index}")
                 raise _Skip
+            if "names" in layer:
+                self.out.add("unknown-field", "Sequential numbers its layers, so a layer takes no 'names'", location=lsrc.loc("names", key=True), node=f"{path}.{index}", hint="use a node with 'repeat' and 'names' outside Sequential")
+                raise _Skip
+            if not self._when(layer, lsrc, params, f"{path}.{index}"):
+                continue  # an absent layer takes no number
             repeat = self._resolve(layer.get("repeat", 1), params, lsrc.at("repeat"), path)
             if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= MAX_REPEAT:
                 self.out.add("bad-value", f"repeat must be an integer from 1 to {MAX_REPEAT}. Received: {repeat!r}", location=lsrc.loc("repeat"), node=f"{path}.{index}")
@@ -437,7 +514,7 @@ class GraphBuilder:
         try:
             op = op_cls.model_validate(values)
         except ValidationError as exc:
-            self._pydantic_errors(exc, op_cls, src, path)
+            self._pydantic_errors(exc, op_cls, values, src, path)
             raise _Skip
         srcs, ports = self._bind_ports(op_cls, inputs, src, path)
         module = path
@@ -513,31 +590,8 @@ class GraphBuilder:
             raise _Skip
         return srcs, ports
 
-    def _pydantic_errors(self, exc: ValidationError, op_cls, src: Source, path: str) -> None:
-        fields = list(op_cls.model_fields)
-        # a misspelt parameter is one mistake: report 'no parameter out_feature',
-        # not also 'needs parameter out_features'
-        meant = set()
-        for err in exc.errors():
-            if err["type"] == "extra_forbidden" and err.get("loc"):
-                typo = str(err["loc"][0])
-                meant.update(f for f in fields if f.lower() == typo.lower())
-                meant.update(difflib.get_close_matches(typo, fields, n=1, cutoff=0.6))
-        for err in exc.errors():
-            if err["type"] == "missing" and err.get("loc") and err["loc"][0] in meant:
-                continue
-            loc = err.get("loc", ())
-            field_name = loc[0] if loc else None
-            where = src.loc(*loc) if loc else src.loc()
-            received = err.get("input")
-            if err["type"] == "extra_forbidden":
-                self.out.add("unknown-field", f"{op_cls.op_name} has no parameter {field_name!r}", location=src.loc(field_name, key=True), node=path, hint=did_you_mean(str(field_name), fields) or ("parameters: " + ", ".join(fields) if fields else f"{op_cls.op_name} takes no parameters"))
-            elif err["type"] == "missing":
-                self.out.add("missing-field", f"{op_cls.op_name} needs parameter {field_name!r}", location=src.loc("op"), node=path, hint=op_cls.model_fields[field_name].description if field_name in op_cls.model_fields else None)
-            else:
-                dotted = ".".join(str(p) for p in loc)
-                code = "bad-type" if "type" in err["type"] or err["type"].endswith("_parsing") else "bad-value"
-                self.out.add(code, f"{op_cls.op_name} parameter {dotted!r}: {err['msg']}. Received: {received!r}", location=where, node=path)
+    def _pydantic_errors(self, exc: ValidationError, op_cls, values: dict, src: Source, path: str) -> None:
+        translate(exc, op_cls, values, lambda loc=(), key=False: src.loc(*loc, key=key), self.out, subject=op_cls.op_name, node=path)
 
     # -- blocks --------------------------------------------------------------
     def _block(self, block: BlockDef, body, src, scope, path, inputs, params, trail) -> Value:

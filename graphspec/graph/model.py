@@ -76,6 +76,9 @@ class Spec:
     files: list[str] = field(default_factory=list)
     warnings: list[Diagnostic] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)  # the resolved YAML tree
+    tree: Any = None  # the LocatedTree of the spec file (overrides applied): locates errors found later
+    train_config: Any = None  # the validated train: config (graphspec.config TrainConfig), when train: is present
+    sweep_config: Any = None  # the validated sweep: section (graphspec.config.sweep.SweepConfig), when present
 
     @property
     def sha256(self) -> str:
@@ -113,3 +116,10 @@ class Spec:
         from graphspec.backends.torch_fx import compile_graph
 
         return compile_graph(self, self.graph(graph), outputs=outputs)
+
+    def inspect(self, graph: str | None = None, dims: dict[str, int] | None = None, depth: int | None = None) -> dict[str, Any]:
+        """The ``graphspec inspect`` table as data: per graph, a row dict per node
+        (node, op, inputs, output_shape, dtype, params, macs, shared_with) and the totals."""
+        from graphspec.passes.summary import inspect_report
+
+        return inspect_report(self, graph=graph, dims=dims, depth=depth)

@@ -103,6 +103,16 @@ class Hardswish(_Elementwise):
 
 
 @register
+class Hardsigmoid(_Elementwise):
+    """relu6(x + 3) / 6, the cheap sigmoid of MobileNetV3's squeeze-excitation gate."""
+
+    def build_torch(self, x):
+        import torch.nn as nn
+
+        return nn.Hardsigmoid()
+
+
+@register
 class ELU(_Elementwise):
     """x for x > 0, alpha * (exp(x) - 1) otherwise."""
 

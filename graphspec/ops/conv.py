@@ -15,7 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from graphspec.ops.registry import Op, register
 from graphspec.ops.shapes import check_positive, conv_out, conv_transpose_out
-from graphspec.ops.types import Dim, ShapeError, TensorType, dim_add, dim_floordiv, dim_mul, expect_float, fixed
+from graphspec.ops.types import Dim, ShapeError, TensorType, expect_float, fixed
 
 
 def invalid(message: str) -> PydanticCustomError:
@@ -110,33 +110,6 @@ def numel(t: TensorType, what: str = "input") -> int:
     for d in t.shape:
         n *= fixed(d, f"every dim of the {what} (to count MACs)")
     return n
-
-
-def axis_out(size: Dim, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> Dim:
-    """shapes.conv_out, with symbolic sizes folded into one division.
-
-    (size + c) // s + 1 is written (size + c + s) // s, so a stride-2 3x3 conv
-    with padding 1 gives '(h+1)//2' rather than '((h-1)//2)+1'.
-
-    >>> axis_out(224, 11, 4, 2), axis_out("h", 3, 2, 1), axis_out("h", 2, 2), axis_out("h", 3)
-    (55, '(h+1)//2', 'h//2', 'h-2')
-    """
-    if isinstance(size, int):
-        return conv_out(size, kernel, stride, padding, dilation)
-    return dim_floordiv(dim_add(size, 2 * padding - dilation * (kernel - 1) - 1 + stride), stride)
-
-
-def transpose_axis_out(
-    size: Dim, kernel: int, stride: int = 1, padding: int = 0, output_padding: int = 0, dilation: int = 1
-) -> Dim:
-    """shapes.conv_transpose_out, with symbolic sizes written size*stride + c.
-
-    >>> transpose_axis_out(4, 4, 2, 1), transpose_axis_out("h", 4, 2, 1), transpose_axis_out("h", 3, 1, 1)
-    (8, 'h*2', 'h')
-    """
-    if isinstance(size, int):
-        return conv_transpose_out(size, kernel, stride, padding, output_padding, dilation)
-    return dim_add(dim_mul(size, stride), dilation * (kernel - 1) + output_padding + 1 - 2 * padding - stride)
 
 
 class _SpatialOp(Op):
@@ -244,7 +217,7 @@ class _ConvNd(_SpatialOp):
             out: tuple[Dim, ...] = tuple(spatial)
         else:
             out = tuple(
-                axis_out(s, k, st, p, d)
+                conv_out(s, k, st, p, d)
                 for s, k, st, (p, _), d in zip(
                     spatial, self.per_axis(self.kernel_size), self.per_axis(self.stride), pads, self.per_axis(self.dilation)
                 )
@@ -358,7 +331,7 @@ class ConvTranspose2d(_SpatialOp):
             self.per_axis(self.output_padding),
             self.per_axis(self.dilation),
         )
-        out = tuple(transpose_axis_out(*a) for a in axes)
+        out = tuple(conv_transpose_out(*a) for a in axes)
         check_positive(out, self.op_name, self.received(x))
         return x.with_shape(x.shape[:-3] + (self.out_channels,) + out)
 

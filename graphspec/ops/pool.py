@@ -9,27 +9,10 @@ from typing import Any, Literal, Optional
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from graphspec.ops.conv import AdaptiveSizes, Pads, Scales, Sizes, _SpatialOp, axis_out, invalid, show
+from graphspec.ops.conv import AdaptiveSizes, Pads, Scales, Sizes, _SpatialOp, invalid, show
 from graphspec.ops.registry import Op, register
 from graphspec.ops.shapes import check_positive, pool_out
-from graphspec.ops.types import Dim, ShapeError, TensorType, dim_add, dim_floordiv, dim_mul, expect_float
-
-
-def pool_axis(size: Dim, kernel: int, stride: int, padding: int = 0, dilation: int = 1, ceil_mode: bool = False) -> Dim:
-    """shapes.pool_out, plus ceil_mode for symbolic sizes (pool_out floors those).
-
-    torch's ceil rule "round up, but drop a last window that starts in the right
-    padding" equals min(ceil formula, (size + padding - 1) // stride + 1) when
-    padding <= kernel // 2, which the pooling ops enforce.
-
-    >>> pool_axis(5, 2, 2, ceil_mode=True), pool_axis("h", 2, 2), pool_axis("h", 2, 2, ceil_mode=True)
-    (3, 'h//2', '(h+1)//2')
-    >>> pool_axis("h", 1, 2, ceil_mode=True)
-    'min((h+2)//2, (h+1)//2)'
-    """
-    if not ceil_mode or stride == 1:
-        return axis_out(size, kernel, stride, padding, dilation) if not isinstance(size, int) else pool_out(size, kernel, stride, padding, dilation)
-    return pool_out(size, kernel, stride, padding, dilation, ceil_mode)
+from graphspec.ops.types import Dim, ShapeError, TensorType, dim_mul, expect_float
 
 
 class _PoolNd(_SpatialOp):
@@ -53,7 +36,7 @@ class _PoolNd(_SpatialOp):
         self.check_input(x)
         stride = self.per_axis(self.kernel_size if self.stride is None else self.stride)
         axes = zip(x.shape[-self.nd :], self.per_axis(self.kernel_size), stride, self.per_axis(self.padding), self.dilations())
-        out = tuple(pool_axis(s, k, st, p, d, self.ceil_mode) for s, k, st, p, d in axes)
+        out = tuple(pool_out(s, k, st, p, d, self.ceil_mode) for s, k, st, p, d in axes)
         check_positive(out, self.op_name, self.received(x))
         return x.with_shape(x.shape[: -self.nd] + out)
 

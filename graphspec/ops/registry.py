@@ -41,12 +41,14 @@ BUILTIN_MODULES = (
     "graphspec.ops.recurrent",
     "graphspec.ops.attention",
     "graphspec.ops.generative",
+    "graphspec.ops.parameter",
+    "graphspec.ops.vision",
 )
 
 ENTRY_POINT_GROUP = "graphspec.ops"
 
 # Node keys that belong to the graph, not to an op's parameters.
-RESERVED_KEYS = frozenset({"op", "in", "repeat", "share", "doc"})
+RESERVED_KEYS = frozenset({"op", "in", "repeat", "names", "when", "share", "doc"})
 
 
 class Op(BaseModel):

@@ -1,14 +1,15 @@
 """Output-size arithmetic for convolutions and pooling (pure, doctested).
 
 These follow PyTorch's documented formulas exactly, so the static analysis
-and the compiled module agree.
+and the compiled module agree. They are the only copy: the conv and pool ops
+call them for concrete and symbolic sizes alike.
 """
 
 from __future__ import annotations
 
 import math
 
-from graphspec.ops.types import Dim, ShapeError, dim_add, dim_floordiv, dim_mul, dim_sub
+from graphspec.ops.types import Dim, ShapeError, dim_add, dim_floordiv, dim_mul
 
 
 def conv_out(size: Dim, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> Dim:
@@ -20,17 +21,17 @@ def conv_out(size: Dim, kernel: int, stride: int = 1, padding: int = 0, dilation
     55
     >>> conv_out(7, 3, dilation=2)
     3
-    >>> conv_out("h", 3, padding=1)
-    'h'
+    >>> conv_out("h", 3, padding=1), conv_out("h", 3, 2, 1), conv_out("h", 2, 2), conv_out("h", 3)
+    ('h', '(h+1)//2', 'h//2', 'h-2')
+
+    A symbolic size is folded into one division: (size + c) // s + 1 is written
+    (size + c + s) // s, so a stride-2 3x3 conv with padding 1 gives '(h+1)//2'
+    rather than '((h-1)//2)+1'.
     """
     effective = dilation * (kernel - 1) + 1
     if isinstance(size, int):
-        out = (size + 2 * padding - effective) // stride + 1
-        return out
-    offset = 2 * padding - effective
-    if stride == 1:
-        return dim_add(size, offset + 1)
-    return dim_add(dim_floordiv(dim_add(size, offset), stride), 1)
+        return (size + 2 * padding - effective) // stride + 1
+    return dim_floordiv(dim_add(size, 2 * padding - effective + stride), stride)
 
 
 def pool_out(size: Dim, kernel: int, stride: int, padding: int = 0, dilation: int = 1, ceil_mode: bool = False) -> Dim:
@@ -42,8 +43,10 @@ def pool_out(size: Dim, kernel: int, stride: int, padding: int = 0, dilation: in
     27
     >>> pool_out(5, 2, 2, ceil_mode=True)
     3
-    >>> pool_out("h", 2, 2, ceil_mode=True)
-    '(h+1)//2'
+    >>> pool_out("h", 2, 2, ceil_mode=True), pool_out("h", 2, 2)
+    ('(h+1)//2', 'h//2')
+    >>> pool_out("h", 1, 2, ceil_mode=True)
+    'min((h+2)//2, (h+1)//2)'
     """
     effective = dilation * (kernel - 1) + 1
     if not isinstance(size, int):
@@ -72,10 +75,13 @@ def conv_transpose_out(size: Dim, kernel: int, stride: int = 1, padding: int = 0
     4
     >>> conv_transpose_out(4, 4, 2, 1)
     8
+    >>> conv_transpose_out("h", 4, 2, 1), conv_transpose_out("h", 3, 1, 1)
+    ('h*2', 'h')
     """
     if isinstance(size, int):
         return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
-    return dim_add(dim_mul(dim_add(size, -1), stride), dilation * (kernel - 1) + output_padding + 1 - 2 * padding)
+    # written size*stride + c rather than (size-1)*stride + c'
+    return dim_add(dim_mul(size, stride), dilation * (kernel - 1) + output_padding + 1 - 2 * padding - stride)
 
 
 def same_padding(kernel: int, dilation: int = 1) -> int:

@@ -549,3 +549,34 @@ class Sum(_Reduce):
         from graphspec.backends.torch_modules import Sum as TorchSum
 
         return TorchSum(self.dim, self.keepdim)
+
+
+@register
+class ExpandAs(Op):
+    """Broadcast size-1 dims of x to the sizes of `like` at `dims` (the batch by default).
+
+    No data is copied; e.g. ViT's learned [1, 1, D] class token becomes
+    [batch, 1, D] to be concatenated to the patch tokens.
+    """
+
+    category = "tensor"
+    inputs = ("x", "like")
+    dims: list[int] = Field(default_factory=lambda: [0], min_length=1, max_length=8, description="dims of `like` whose sizes x takes (x must have size 1 there); default [0], the batch")
+
+    def _axes(self, x: TensorType, like: TensorType) -> list[int]:
+        if x.rank != like.rank:
+            raise ShapeError(f"ExpandAs: x and like must have the same rank. Received: {x} and {like}")
+        axes = [norm_axis(d, x.rank) for d in self.dims]
+        for a in axes:
+            if x.shape[a] != 1:
+                raise ShapeError(f"ExpandAs: x must have size 1 at dim {a} to expand it. Received: x {x}")
+        return axes
+
+    def infer(self, x: TensorType, like: TensorType) -> TensorType:
+        axes = self._axes(x, like)
+        return x.with_shape(like.shape[i] if i in axes else d for i, d in enumerate(x.shape))
+
+    def build_torch(self, x: TensorType, like: TensorType):
+        from graphspec.backends.vision_modules import ExpandAs as TorchExpandAs
+
+        return TorchExpandAs(self._axes(x, like))

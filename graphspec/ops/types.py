@@ -11,9 +11,10 @@ import re
 from dataclasses import dataclass
 from typing import Mapping, Union
 
+from graphspec.spec.schema import DTYPES  # noqa: F401 - re-exported; the file format owns the list
+
 Dim = Union[int, str]
 
-DTYPES = ("float32", "float16", "bfloat16", "float64", "int64", "int32", "uint8", "bool")
 FLOAT_DTYPES = ("float32", "float16", "bfloat16", "float64")
 INT_DTYPES = ("int64", "int32", "uint8")
 

@@ -37,6 +37,8 @@ LABELS = {
     "ort-cpu": "onnxruntime CPU",
     "eager-cuda": "PyTorch CUDA",
     "ort-cuda": "onnxruntime CUDA",
+    "ort-cpu-fp16": "onnxruntime CPU fp16",
+    "ort-cpu-int8": "onnxruntime CPU int8",
 }
 DEFAULT_BACKENDS = ("eager", "compile", "ort-cpu", "eager-cuda", "ort-cuda")
 
@@ -238,16 +240,18 @@ class BenchTarget:
     tmpdir: Any = None
     dims: dict[str, int] = field(default_factory=dict)  # sizes of non-batch symbolic dims
     session_inputs: list = field(default_factory=list)  # for a bare ONNX file
+    variants: dict[str, str] = field(default_factory=dict)  # precision -> ONNX file, timed as ort-cpu-<precision>
 
 
 def target_from_spec(spec, graph: str | None, *, export: bool = True) -> BenchTarget:
     from graphspec.backends import onnx_export
+    from graphspec.backends.example_inputs import example_sizes
 
     g = spec.graph(graph)
     module = spec.to_torch(graph=g.name).eval()
     tmp = tempfile.TemporaryDirectory(prefix="graphspec-bench-")
     path = str(Path(tmp.name) / f"{spec.name}.onnx")
-    t = BenchTarget(spec.name, g.name, module, g, path, list(module.graphspec_inputs), tmpdir=tmp, dims=onnx_export.example_sizes(spec, g))
+    t = BenchTarget(spec.name, g.name, module, g, path, list(module.graphspec_inputs), tmpdir=tmp, dims=example_sizes(spec, g))
     if export:
         res = onnx_export.export(spec, path, graph=g.name, parity=False, write_report=False)
         t.export_seconds = res.export_seconds
@@ -256,26 +260,17 @@ def target_from_spec(spec, graph: str | None, *, export: bool = True) -> BenchTa
 
 def target_from_onnx(path: str) -> BenchTarget:
     """An ONNX file; the PyTorch side is rebuilt from the spec in its metadata (random weights)."""
-    import json
-
     from graphspec.runtime.session import Session
 
     sess = Session(path, provider="cpu")
     meta = sess.metadata
     names = [i.name for i in sess.inputs]
     t = BenchTarget(meta.get("graphspec.name", Path(path).stem), meta.get("graphspec.graph"), None, None, path, names)
-    text = meta.get("graphspec.spec")
-    if text:
+    if meta.get("graphspec.spec"):
         try:
-            import graphspec
-            from graphspec.zoo import resolve_spec_path
+            from graphspec.runtime.embedded import load_embedded
 
-            source = resolve_spec_path(meta.get("graphspec.name", "model"))
-            if not source.endswith((".yaml", ".yml")):
-                source = f"{source}.yaml"
-            overrides = json.loads(meta.get("graphspec.overrides", "{}") or "{}")
-            spec = graphspec.load(source, set=overrides, text=text)
-            g = spec.graph(t.graph) if t.graph in spec.graphs else spec.graph()
+            spec, g = load_embedded(meta, Path(path).stem)
             outputs = [o.name for o in sess.outputs]
             module = spec.to_torch(graph=g.name, outputs=outputs if outputs != list(g.outputs) else None).eval()
             if list(module.graphspec_inputs) == names:
@@ -285,33 +280,52 @@ def target_from_onnx(path: str) -> BenchTarget:
             t.notes.append(f"PyTorch backends unavailable: cannot rebuild the spec from the model's metadata ({_reason(exc)})")
     else:
         t.notes.append("PyTorch backends unavailable: the model has no graphspec.spec metadata")
-    t.dims = json.loads(meta.get("graphspec.dims", "{}") or "{}")
+    t.dims = _dims_from_meta(meta.get("graphspec.dims"))
     t.session_inputs = list(sess.inputs)
     return t
 
 
+def _dims_from_meta(text: str | None) -> dict[str, int]:
+    """Export sizes from the model's metadata; anything but {name: 1..2**31} is ignored (the file may be crafted)."""
+    import json
+
+    try:
+        doc = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(doc, dict):
+        return {}
+    return {k: v for k, v in doc.items() if isinstance(k, str) and type(v) is int and 0 < v < 2**31}
+
+
 def inputs_for(target: BenchTarget, batch: int) -> dict[str, np.ndarray]:
     """Inputs at this batch size; other symbolic dims at their export sizes (else 8)."""
-    from graphspec.backends.onnx_export import make_inputs, symbols_of
+    from graphspec.backends import example_inputs as ex
 
     if target.graph_obj is not None:
         g = target.graph_obj
-        sizes = {name: batch if batch_like else int(target.dims.get(name, 8)) for name, batch_like in symbols_of(g).items()}
-        return make_inputs(g, target.input_names, sizes, seed=0)
-    rng = np.random.default_rng(0)
-    out = {}
+        return ex.make_inputs(g, target.input_names, ex.sizes_at(g, batch, target.dims), seed=0)
+    return ex.inputs_for_signature(target.session_inputs, batch, target.dims, seed=0)
+
+
+def check_budget(target: BenchTarget, batch: int) -> None:
+    """The memory budget at the largest batch: the graph's estimate, or a bare ONNX model's inputs."""
+    from graphspec.backends import example_inputs as ex
+    from graphspec.passes import budget
+
+    if target.graph_obj is not None:
+        budget.check(target.graph_obj, ex.sizes_at(target.graph_obj, batch, target.dims), what="benchmarking")
+        return
+    need, biggest = 0, None
     for info in target.session_inputs:
-        shape = []
-        for axis, d in enumerate(info.shape):
-            if isinstance(d, int):
-                shape.append(d)
-            elif axis == 0:
-                shape.append(batch)
-            else:
-                shape.append(int(target.dims.get(d, 8)) if isinstance(d, str) else 8)
-        dtype = np.dtype(info.dtype or np.float32)
-        out[info.name] = rng.standard_normal(shape).astype(dtype) if dtype.kind == "f" else np.zeros(shape, dtype)
-    return out
+        shape = ex.signature_shape(info.shape, batch, target.dims)
+        n = int(np.prod(shape, dtype=object)) * np.dtype(info.dtype or np.float32).itemsize
+        need += n
+        if biggest is None or n > biggest[1]:
+            biggest = (info.name, n, shape)
+    if biggest is not None and need > budget.limit():
+        culprit = f"input {biggest[0]!r} is {biggest[2]} = {budget.human_bytes(biggest[1])}"
+        raise budget.refusal(f"benchmarking {target.model_path} at batch {batch} needs {budget.human_bytes(need)} of inputs", need, budget.limit(), culprit)
 
 
 def run_bench(
@@ -333,6 +347,7 @@ def run_bench(
     keys = list(backends)
     if not gpu_present():
         keys = [k for k in keys if not k.endswith("-cuda")]
+    check_budget(target, max(batches))  # before any input is allocated
     for batch in batches:
         feeds = inputs_for(target, batch)
         bes: list[Backend] = []
@@ -341,6 +356,8 @@ def run_bench(
         else:
             bes += [Backend(k, unavailable=target.notes[-1] if target.notes else "no PyTorch module") for k in keys if k in ("eager", "compile", "eager-cuda")]
         bes += ort_backends(target.model_path, feeds, keys, threads)
+        for precision, path in target.variants.items():  # same rounds, same threads as fp32
+            bes += [Backend(f"ort-cpu-{precision}", b.fn, setup_seconds=b.setup_seconds) for b in ort_backends(path, feeds, ["ort-cpu"], threads)]
         order = {k: i for i, k in enumerate(DEFAULT_BACKENDS)}
         bes.sort(key=lambda b: order.get(b.key, 99))
         timings = measure(bes, repeat=repeat, warmup=warmup, max_seconds=max_seconds, gap=gap)

@@ -8,6 +8,9 @@ from typing import Any
 import numpy as np
 
 from graphspec.errors import GraphspecError
+from graphspec.io import atomic_write, load_npy, load_npz
+
+MAX_INPUT_BYTES = 4 * 1024**3
 
 
 def load_inputs(path: str | Path, input_names: list[str]) -> dict[str, np.ndarray]:
@@ -17,15 +20,11 @@ def load_inputs(path: str | Path, input_names: list[str]) -> dict[str, np.ndarra
     feeds a single-input model too.
     """
     p = Path(path)
-    if not p.is_file():
-        raise GraphspecError.one("file-not-found", f"no such input file: {p}")
     suffix = p.suffix.lower()
     if suffix not in (".npy", ".npz"):
         raise GraphspecError.one("usage", f"inputs must be a .npy or .npz file, received {p.name!r}")
-    try:
-        data = np.load(p, allow_pickle=False)
-    except Exception as exc:
-        raise GraphspecError.one("file-unreadable", f"cannot read {p}: {str(exc).strip() or type(exc).__name__}") from None
+    # regular file, size, dtype (no pickles) and zip members checked before inflating
+    data = load_npy(p, what="input file", limit_bytes=MAX_INPUT_BYTES) if suffix == ".npy" else load_npz(p, what="input file", limit_bytes=MAX_INPUT_BYTES)
     if suffix == ".npy":
         if len(input_names) != 1:
             raise GraphspecError.one(
@@ -34,8 +33,7 @@ def load_inputs(path: str | Path, input_names: list[str]) -> dict[str, np.ndarra
                 hint="save them in one .npz with one array per input name: np.savez('x.npz', " + ", ".join(f"{n}=..." for n in input_names) + ")",
             )
         return {input_names[0]: data}
-    with data:
-        arrays = {k: data[k] for k in data.files}
+    arrays = data
     if len(input_names) == 1 and list(arrays) == ["arr_0"]:
         return {input_names[0]: arrays["arr_0"]}
     return arrays
@@ -46,9 +44,9 @@ def save_outputs(path: str | Path, outputs: dict[str, np.ndarray]) -> str:
     if p.suffix.lower() == ".npy":
         if len(outputs) != 1:
             raise GraphspecError.one("usage", f"the model has {len(outputs)} outputs; write them to an .npz, not {p.name}")
-        np.save(p, next(iter(outputs.values())))
+        atomic_write(p, lambda f: np.save(f, next(iter(outputs.values()))))
     elif p.suffix.lower() == ".npz":
-        np.savez(p, **outputs)
+        atomic_write(p, lambda f: np.savez(f, **outputs))  # never a torn file at the final name
     else:
         raise GraphspecError.one("usage", f"outputs are written to a .npz (or .npy for one output), received {p.name!r}")
     return str(p)

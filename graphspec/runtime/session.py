@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -38,6 +37,8 @@ ORT_DTYPES: dict[str, Any] = {
     "tensor(uint8)": np.uint8,
     "tensor(bool)": np.bool_,
 }
+
+MAX_MODEL_BYTES = 8 * 1024**3  # protobuf caps a model at 2 GiB; external data comes on top
 
 
 @dataclass(frozen=True)
@@ -110,9 +111,10 @@ class Session:
     ):
         ort = _providers.quiet_onnxruntime()
         if not isinstance(model, (bytes, bytearray)):
-            path = Path(model)
-            if not path.is_file():
-                raise GraphspecError.one("file-not-found", f"no such model file: {path}")
+            from graphspec.io import check_input_file
+
+            # a FIFO, device or folder is refused before onnxruntime opens it
+            path = check_input_file(model, what="model file", limit_bytes=MAX_MODEL_BYTES)
             model = str(path)
         self.requested_providers = _providers.resolve(provider)
         explicit = (provider or "auto").lower()
@@ -131,7 +133,7 @@ class Session:
         except Exception as exc:  # onnxruntime raises its own exception types
             name = model if isinstance(model, str) else "<in-memory model>"
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            if "protobuf" in text.lower() or "invalid" in text.lower() or "load model" in text.lower():
+            if any(w in text.lower() for w in ("protobuf", "invalid", "load model", "external data", "deserialize tensor")):  # the file, not the provider
                 raise GraphspecError.one("file-unreadable", f"{name} is not a valid ONNX model: {text}") from None
             raise GraphspecError.one("provider", f"onnxruntime could not create a session for {name}: {text}") from None
         self.providers = list(self.ort.get_providers())

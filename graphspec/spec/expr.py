@@ -20,6 +20,10 @@ from typing import Any, Mapping
 
 MAX_EXPR_CHARS = 500
 MAX_INT = 2**62
+# Results are size-capped as they are built, so doubling a string or a list
+# through params (b: "${a}${a}", c: "${b}${b}", ...) stops at once.
+MAX_STR_CHARS = 10_000
+MAX_LIST_ITEMS = 10_000  # counted through nested lists
 _INTERP = re.compile(r"\$\{([^{}]*)\}")
 
 
@@ -30,6 +34,28 @@ class ExprError(Exception):
         super().__init__(message)
         self.code = code
         self.hint = hint
+
+
+def _items(value: list, budget: int) -> int:
+    """Elements of a (nested) list, counting stops past ``budget`` (shared sublists would make a full count exponential)."""
+    n = 0
+    stack = [value]
+    while stack and n <= budget:
+        for v in stack.pop():
+            n += 1
+            if isinstance(v, list):
+                stack.append(v)
+    return n
+
+
+def _sized(value: Any) -> Any:
+    """The size caps, applied where values grow (list displays, interpolated strings):
+    everything else only passes operands through or computes numbers."""
+    if isinstance(value, str) and len(value) > MAX_STR_CHARS:
+        raise ExprError("expr-value", f"string result of {len(value):,} characters is too long (at most {MAX_STR_CHARS:,})")
+    if isinstance(value, list) and _items(value, MAX_LIST_ITEMS) > MAX_LIST_ITEMS:
+        raise ExprError("expr-value", f"list result has more than {MAX_LIST_ITEMS:,} elements (nested lists included)")
+    return value
 
 
 def _checked(value: Any) -> Any:
@@ -289,7 +315,7 @@ class _Eval:
             raise ExprError("expr-value", f"{node.func.id}(): {exc}")
 
     def v_List(self, node: ast.List) -> Any:
-        return [self.visit(e) for e in node.elts]
+        return _sized([self.visit(e) for e in node.elts])
 
     v_Tuple = v_List
 
@@ -318,8 +344,15 @@ def interpolate(value: str, scope: Mapping[str, Any]) -> Any:
     if "${" in value and not _INTERP.search(value):
         raise ExprError("expr-syntax", f"unterminated '${{' in {value!r}")
 
+    total = len(value)
+
     def repl(m: re.Match) -> str:
-        return str(evaluate(m.group(1), scope))
+        nonlocal total
+        text = str(evaluate(m.group(1), scope))
+        total += len(text)
+        if total > MAX_STR_CHARS:  # checked piece by piece: "${a}" x 100,000 stops at once
+            raise ExprError("expr-value", f"the interpolated string would be longer than {MAX_STR_CHARS:,} characters")
+        return text
 
     return _INTERP.sub(repl, value)
 

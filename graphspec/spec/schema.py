@@ -4,7 +4,7 @@ Node bodies are validated in two steps: here only that each node is a mapping
 with an ``op``; after expressions are resolved, the op's own pydantic model
 (from the registry) validates the parameters with ``extra="forbid"``. That is
 the discriminated-union dispatch by ``op``, done per node so a bad node
-reports only its own op's errors. :func:`graphspec.spec.jsonschema.build`
+reports only its own op's errors. :func:`graphspec.pipeline.jsonschema.build`
 generates the same union as a JSON Schema for editors.
 """
 
@@ -16,7 +16,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from graphspec.ops.types import DTYPES
+# tensor dtypes a graph input may declare (graphspec.ops.types reads them from here)
+DTYPES = ("float32", "float16", "bfloat16", "float64", "int64", "int32", "uint8", "bool")
 
 IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 FORMAT_VERSION = 1
@@ -32,6 +33,38 @@ def name_problem(name: str) -> str | None:
     """
     if not IDENT.fullmatch(name):
         return f"{name!r} is not a valid identifier"
+    if keyword.iskeyword(name):
+        return f"{name!r} is a Python keyword"
+    if name.startswith("__"):
+        return f"{name!r} starts with '__', which is reserved"
+    return None
+
+
+# Characters a node name may not hold: '.' separates module path segments and
+# 'node.port'; quotes, backslashes and control characters would break the code
+# torch.fx writes (getattr(self, "block1-0")) and the file:line messages.
+_NODE_NAME_BAD = re.compile(r'[.\'"\\\x00-\x1f\x7f]')
+
+
+def node_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a node (a module), or None if it can.
+
+    Node names follow torch's module names (non-empty, no '.'), so
+    torchvision's ``block1-0`` is writable; identifiers stay the recommended
+    style. Python keywords are refused because torch.fx writes a path segment
+    that is an identifier as an attribute (``self.class`` would not compile).
+
+    >>> node_name_problem("block1-0") is None, node_name_problem("0") is None
+    (True, True)
+    >>> node_name_problem("a.b"), node_name_problem(""), node_name_problem("class")
+    ("'a.b' contains '.', which separates module paths", "'' is empty", "'class' is a Python keyword")
+    """
+    if not name:
+        return "'' is empty"
+    bad = _NODE_NAME_BAD.search(name)
+    if bad:
+        what = "'.', which separates module paths" if bad.group() == "." else f"{bad.group()!r}, which a module name cannot hold"
+        return f"{name!r} contains {what}"
     if keyword.iskeyword(name):
         return f"{name!r} is a Python keyword"
     if name.startswith("__"):
@@ -84,6 +117,7 @@ class SpecFile(_Strict):
     # multi-graph form
     graphs: dict[str, GraphDecl] | None = None
     train: dict[str, Any] | None = Field(None, description="training recipe (see docs/training.md)")
+    sweep: dict[str, Any] | None = Field(None, description="hyperparameter search space for graphspec sweep (see docs/training.md)")
 
     @field_validator("dims")
     @classmethod

@@ -23,7 +23,8 @@ from typing import Any
 
 import yaml
 
-from graphspec.errors import Diagnostic, GraphspecError, Location
+from graphspec.errors import GraphspecError, Location
+from graphspec.io import read_bytes
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 64
@@ -77,26 +78,12 @@ def _mark(file: str, mark) -> Location:
 
 
 def read_text(path: str | Path) -> str:
-    """Read a spec file as UTF-8 text with clear errors."""
-    p = Path(path)
-    name = str(path)
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise GraphspecError.one("file-not-found", f"no such file: {name}", location=Location(name))
-    except IsADirectoryError:
-        raise GraphspecError.one("file-unreadable", f"{name} is a directory, not a spec file", location=Location(name))
-    except OSError as exc:
-        raise GraphspecError.one("file-unreadable", f"cannot read {name}: {exc.strerror or exc}", location=Location(name))
-    except ValueError as exc:  # e.g. an embedded NUL byte in the path
-        raise GraphspecError.one("file-unreadable", f"cannot read {name!r}: {exc}", location=Location(name))
-    if len(raw) > MAX_FILE_BYTES:
-        raise GraphspecError.one(
-            "file-too-large",
-            f"spec file is {len(raw):,} bytes; the limit is {MAX_FILE_BYTES:,}",
-            location=Location(name),
-        )
-    return decode(raw, name)
+    """Read a spec file as UTF-8 text with clear errors.
+
+    The file must be a regular file of at most MAX_FILE_BYTES, checked before
+    reading (graphspec.io): a FIFO, a device or a folder is exit 4 at once.
+    """
+    return decode(read_bytes(path, what="spec file", limit_bytes=MAX_FILE_BYTES), str(path))
 
 
 def decode(raw: bytes, name: str) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from graphspec.train.config import LossConfig, OptimizerConfig, ScheduleConfig
+from graphspec.config.train import LossConfig, OptimizerConfig, ScheduleConfig
 
 
 def make_optimizer(cfg: OptimizerConfig, params) -> torch.optim.Optimizer:

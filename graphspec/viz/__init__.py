@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 from graphspec.errors import GraphspecError
+from graphspec.io import atomic_write
 from graphspec.viz.model import Drawing, build_drawing
 from graphspec.viz.text import to_dot, to_mermaid
 
@@ -76,7 +77,8 @@ def run_dot(source: str, fmt: str, path: str) -> None:
     if dot is None:  # pragma: no cover - checked by choose_renderer
         raise GraphspecError.one("dependency", "Graphviz's 'dot' program is not on PATH")
     try:
-        proc = subprocess.run([dot, f"-T{fmt}", "-o", path], input=source.encode("utf-8"), capture_output=True, timeout=DOT_TIMEOUT_S)
+        # dot writes to stdout; the file is written atomically below, never half-drawn
+        proc = subprocess.run([dot, f"-T{fmt}"], input=source.encode("utf-8"), capture_output=True, timeout=DOT_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         raise GraphspecError.one(
             "dependency", f"Graphviz 'dot' did not finish in {DOT_TIMEOUT_S} s", hint="draw a smaller graph, or use --renderer matplotlib"
@@ -90,6 +92,7 @@ def run_dot(source: str, fmt: str, path: str) -> None:
             f"Graphviz 'dot' failed (exit {proc.returncode})" + (f": {err[-1]}" if err else ""),
             hint="use --renderer matplotlib, or write .dot and run dot yourself",
         )
+    atomic_write(path, proc.stdout)
 
 
 def render_file(drawing: Drawing, path: str, renderer: str = "auto", direction: str = "TB") -> str:
@@ -116,12 +119,9 @@ def render_file(drawing: Drawing, path: str, renderer: str = "auto", direction: 
 def _check_writable(path: str) -> None:
     parent = Path(path).resolve().parent
     if not parent.is_dir():
-        raise GraphspecError.one("file-unreadable", f"cannot write {path}: folder {parent} does not exist")
+        raise GraphspecError.one("file-write", f"cannot write {path}: folder {parent} does not exist")
 
 
 def _write_text(path: str, text: str) -> None:
     _check_writable(path)
-    try:
-        Path(path).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise GraphspecError.one("file-unreadable", f"cannot write {path}: {exc.strerror or exc}")
+    atomic_write(path, text.encode("utf-8"))

@@ -320,4 +320,10 @@ def render(d: Drawing, path: str, fmt: str, direction: str = "TB") -> None:
         )
         ax.text(cx, cy, "\n".join(dn.lines), ha="center", va="center", fontsize=FONT_PT, zorder=6, linespacing=1.15)
 
-    fig.savefig(path, format=fmt, dpi=dpi)
+    import io
+
+    from graphspec.io import atomic_write
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=dpi)
+    atomic_write(path, buf.getvalue())  # a kill mid-draw never leaves a torn image

@@ -10,8 +10,9 @@ import torch
 from onnx import helper
 
 import graphspec
+from graphspec.backends import example_inputs as ex
+from graphspec.backends import onnx_cleanup, parity, weights
 from graphspec.backends import onnx_export as oe
-from graphspec.backends import parity
 from graphspec.errors import ExitCode, GraphspecError
 from graphspec.runtime.session import Session
 
@@ -109,7 +110,7 @@ def test_parity_report(two_in):
 def test_dynamic_sizes_never_used_in_export(two_in, batch, seq):
     spec, result = two_in
     g = spec.graph()
-    feeds = oe.make_inputs(g, ["tokens", "feats"], {"batch": batch, "seq": seq}, seed=7)
+    feeds = ex.make_inputs(g, ["tokens", "feats"], {"batch": batch, "seq": seq}, seed=7)
     got = Session(result.model_path, provider="cpu").run(feeds)
     ref = parity.run_torch(result.module, feeds, ["tokens", "feats"])
     assert got["hidden"].shape == (batch, seq, 8)
@@ -119,9 +120,9 @@ def test_dynamic_sizes_never_used_in_export(two_in, batch, seq):
 
 def test_token_inputs_stay_in_the_vocabulary(two_in):
     spec, _ = two_in
-    feeds = oe.make_inputs(spec.graph(), ["tokens", "feats"], {"batch": 64, "seq": 64})
+    feeds = ex.make_inputs(spec.graph(), ["tokens", "feats"], {"batch": 64, "seq": 64})
     assert feeds["tokens"].dtype == np.int64 and 0 <= feeds["tokens"].min() and feeds["tokens"].max() < 50
-    assert oe.integer_ranges(spec.graph()) == {"tokens": 50}
+    assert ex.integer_ranges(spec.graph()) == {"tokens": 50}
 
 
 # ---------------------------------------------------------------- parity failures
@@ -162,9 +163,12 @@ def test_compare_rules():
     assert ok.passed and ok.ratio <= 1
     bad = parity.compare("a", ref, ref + np.array([0, 0.2, 0], np.float32))
     assert not bad.passed and bad.max_abs == pytest.approx(0.2, rel=1e-3) and bad.ratio > 1
-    assert parity.compare("n", np.array([np.nan, 1]), np.array([np.nan, 1])).passed
+    # NaN/Inf never count as agreement, even NaN against NaN
+    both = parity.compare("n", np.array([np.nan, 1]), np.array([np.nan, 1]))
+    assert not both.passed and "NaN or Inf in the PyTorch output" in both.note
+    assert not parity.compare("n", np.array([np.inf, 1]), np.array([np.inf, 1])).passed
     nan = parity.compare("n", np.array([1.0, 1]), np.array([np.nan, 1]))
-    assert not nan.passed and "NaN" in nan.note
+    assert not nan.passed and "NaN" in nan.note and "onnxruntime" in nan.note
     shape = parity.compare("s", np.zeros((2, 3)), np.zeros((3, 2)))
     assert not shape.passed and "shape differs" in shape.note
     assert parity.compare("i", np.array([1, 2]), np.array([1, 2])).passed
@@ -177,8 +181,8 @@ def test_parity_points():
     g = spec.graph()
     assert parity.points(g, {"batch": 2, "seq": 28}) == [{"batch": 1, "seq": 28}, {"batch": 3, "seq": 21}]
     assert parity.points(g, {"batch": 2, "seq": 6}, static={"seq": 6}) == [{"batch": 1, "seq": 6}, {"batch": 3, "seq": 6}]
-    assert oe.example_sizes(spec, g) == {"batch": 2, "seq": 6}
-    assert oe.symbols_of(g) == {"batch": True, "seq": False}
+    assert ex.example_sizes(spec, g) == {"batch": 2, "seq": 6}
+    assert ex.symbols_of(g) == {"batch": True, "seq": False}
 
 
 # ---------------------------------------------------------------- quiet, fallbacks, subgraphs
@@ -273,7 +277,7 @@ outputs: {y: relu}
         "g", [], [],
     )
     model = helper.make_model(graph)
-    assert oe.rename_nodes(model, g) == 3
+    assert onnx_cleanup.rename_nodes(model, g) == 3
     names = [n.name for n in model.graph.node]
     assert names[0] == "node_Shape_0"
     assert names[1] == "conv1/Conv"
@@ -300,7 +304,7 @@ def test_weights_file_and_run_folder(tmp_path):
     np.testing.assert_allclose(out["y"], np.tile([1.0, 2.0], (4, 1)))
     # best.safetensors wins over last.safetensors
     save_file(state, str(run / "best.safetensors"))
-    assert oe.resolve_weights(run).name == "best.safetensors"
+    assert weights.resolve_weights(run).name == "best.safetensors"
 
 
 def test_weights_errors(tmp_path):
@@ -309,20 +313,20 @@ def test_weights_errors(tmp_path):
     spec = load(TINY, "tiny")
     module = spec.to_torch()
     with pytest.raises(GraphspecError) as info:
-        oe.load_weights(module, tmp_path / "missing.safetensors")
+        weights.load_weights(module, tmp_path / "missing.safetensors")
     assert info.value.exit_code == ExitCode.FILE
     (tmp_path / "empty").mkdir()
     with pytest.raises(GraphspecError) as info:
-        oe.load_weights(module, tmp_path / "empty")
+        weights.load_weights(module, tmp_path / "empty")
     assert info.value.diagnostics[0].code == "checkpoint"
     (tmp_path / "junk.safetensors").write_bytes(b"\x00" * 7)
     with pytest.raises(GraphspecError) as info:
-        oe.load_weights(module, tmp_path / "junk.safetensors")
+        weights.load_weights(module, tmp_path / "junk.safetensors")
     assert info.value.exit_code == ExitCode.CHECKPOINT
     wider = load(TINY, "tiny", **{"params.width": 5}).to_torch()
     save_file(dict(wider.state_dict()), str(tmp_path / "wider.safetensors"))
     with pytest.raises(GraphspecError) as info:
-        oe.load_weights(module, tmp_path / "wider.safetensors")
+        weights.load_weights(module, tmp_path / "wider.safetensors")
     msg = info.value.diagnostics[0].message
     assert info.value.exit_code == ExitCode.CHECKPOINT and "fc.weight: checkpoint [5, 4], model [3, 4]" in msg
     state = dict(module.state_dict())
@@ -330,7 +334,7 @@ def test_weights_errors(tmp_path):
     state["extra.weight"] = torch.zeros(1)
     save_file(state, str(tmp_path / "keys.safetensors"))
     with pytest.raises(GraphspecError) as info:
-        oe.load_weights(module, tmp_path / "keys.safetensors")
+        weights.load_weights(module, tmp_path / "keys.safetensors")
     msg = info.value.diagnostics[0].message
     assert "missing key(s): out.bias" in msg and "unexpected key(s): extra.weight" in msg
 
@@ -342,3 +346,165 @@ def test_weights_of_a_bigger_graph_load_into_a_subgraph(tmp_path):
     save_file(dict(spec.to_torch().state_dict()), str(tmp_path / "full.safetensors"))
     result = oe.export(spec, tmp_path / "emb.onnx", outputs=["emb"], weights=tmp_path / "full.safetensors", parity=False)
     assert result.ignored_weight_keys == 4 and result.parity is None
+
+
+# ---------------------------------------------------------------- parity that can fail (issue 7 §7)
+
+
+def test_tolerance_scales_with_the_output_magnitude():
+    big = np.array([5000.0, 0.0, -3000.0])
+    # float32 rounding of a 5000-valued output on its near-zero element: 4e-4 > atol,
+    # but within atol * max|torch| = 0.5
+    assert parity.compare("logits", big, big + np.array([0, 4e-4, 0])).passed
+    assert not parity.compare("logits", big, big + np.array([0, 0.6, 0])).passed
+    small = np.array([0.5, 0.0])
+    assert not parity.compare("p", small, small + np.array([0, 4e-4])).passed  # within [-1, 1]: atol as is
+    assert parity.compare("logits", big, big).scale == 5000.0
+
+
+def test_varies_detects_constant_outputs():
+    assert parity.varies([np.ones((3, 4)), np.ones((1, 4))]) is False
+    assert parity.varies([np.random.default_rng(0).standard_normal((3, 4))]) is True
+    assert parity.varies([np.ones((1, 4))]) is None  # one example, one point: undecidable
+    assert parity.varies([np.ones(4), np.zeros(4)], batch_axis=False) is True
+
+
+def test_parity_reports_outputs_that_do_not_depend_on_the_input(tmp_path):
+    """Zero weights before the head: every input gives the head's bias, so parity compares constants."""
+    from safetensors.torch import save_file
+
+    spec = load(TINY, "tiny")
+    state = {k: torch.zeros_like(v) for k, v in spec.to_torch().state_dict().items()}
+    state["out.bias"] = torch.tensor([1.0, -2.0])
+    save_file(state, str(tmp_path / "zero.safetensors"))
+    result = oe.export(spec, tmp_path / "c.onnx", weights=tmp_path / "zero.safetensors")
+    rep = result.parity
+    assert rep.passed and rep.constant_outputs == ["y"]
+    assert "constant outputs y" in rep.summary() and rep.to_json()["constant_outputs"] == ["y"]
+    assert rep.to_json()["points"][1]["outputs"]["y"]["varies"] is False
+    lively = oe.export(spec, tmp_path / "l.onnx").parity
+    assert lively.constant_outputs == [] and "constant" not in lively.summary()
+
+
+def test_calibrated_norms_make_deep_batchnorm_nets_input_dependent(tmp_path):
+    """Default BatchNorm statistics are an identity; stacked, activations fade until every
+    input gives the same output. The export calibrates them (random weights only)."""
+    import torch
+
+    layers = ", ".join(["{op: Linear, out_features: 16}, {op: BatchNorm1d}, {op: ReLU}"] * 12)
+    text = f"""graphspec: 1
+name: deep
+inputs:
+  x: {{shape: [batch, 16]}}
+nodes:
+  body: {{op: Sequential, in: x, layers: [{layers}]}}
+  head: {{op: Linear, in: body, out_features: 4}}
+outputs: {{y: head}}
+"""
+    spec = load(text, "deep")
+    plain = spec.to_torch().eval()
+    x = torch.randn(3, 16)
+    with torch.no_grad():
+        spread = float((plain(x) - plain(x[:1])).abs().max())
+    result = oe.export(spec, tmp_path / "deep.onnx")
+    assert result.parity.passed and result.parity.constant_outputs == []
+    with torch.no_grad():
+        calibrated = float((result.module(x) - result.module(x[:1])).abs().max())
+    assert calibrated > 100 * max(spread, 1e-9)
+    bn = result.module.body.get_submodule("1")
+    assert not torch.equal(bn.running_var, torch.ones_like(bn.running_var))
+
+
+def test_trained_weights_are_not_recalibrated(tmp_path):
+    from safetensors.torch import save_file
+
+    spec = load(TINY, "tiny")
+    state = dict(spec.to_torch().state_dict())
+    save_file(state, str(tmp_path / "w.safetensors"))
+    result = oe.export(spec, tmp_path / "w.onnx", weights=tmp_path / "w.safetensors", parity=False)
+    for k, v in result.module.state_dict().items():
+        assert torch.equal(v, state[k])
+
+
+# ---------------------------------------------------------------- clean artifacts (issue 7 §8)
+
+
+def test_no_exporter_metadata_paths_or_traces_in_the_model(two_in):
+    _, result = two_in
+    model = onnx.load(result.model_path)
+    assert all(len(n.metadata_props) == 0 and not n.doc_string for n in model.graph.node)
+    assert {p.key for p in model.metadata_props} <= {
+        "graphspec.spec", "graphspec.sha256", "graphspec.version", "graphspec.name", "graphspec.graph",
+        "graphspec.inputs", "graphspec.outputs", "graphspec.dims", "graphspec.overrides", "graphspec.data",
+    }
+    raw = open(result.model_path, "rb").read()
+    for leak in (b"site-packages", b".venv", b"Traceback", b'File "/', b"/work/", b"/home/", b"/root/"):
+        assert leak not in raw, leak
+
+
+def test_strip_exporter_metadata_unit():
+    n = _node("Relu", "r", ["relu", "relu"])
+    n.metadata_props.add(key="pkg.torch.onnx.stack_trace", value='File "/home/u/.venv/lib/x.py", line 1')
+    n.doc_string = "trace"
+    inner = helper.make_graph([_node("Relu", "inner", ["a", "b"])], "body", [], [])
+    loop = helper.make_node("If", ["c"], ["d"], name="if", then_branch=inner, else_branch=inner)
+    model = helper.make_model(helper.make_graph([n, loop], "g", [], []))
+    assert onnx_cleanup.strip_exporter_metadata(model) >= 3
+    assert not model.graph.node[0].metadata_props and not model.graph.node[0].doc_string
+    assert not model.graph.node[1].attribute[0].g.node[0].metadata_props
+
+
+def test_multiple_outputs_flags_keep_all(tmp_path, capsys):
+    from graphspec.cli.main import main
+
+    spec_path = tmp_path / "two_in.yaml"
+    spec_path.write_text(TWO_IN)
+    code = main(["export", str(spec_path), "-o", str(tmp_path / "m.onnx"), "--outputs", "logits", "--outputs", "hidden", "--json", "--no-parity"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and [o["name"] for o in doc["outputs"]] == ["logits", "hidden"]
+
+
+def test_progress_lines_only_for_long_stages(capsys):
+    import time
+
+    from graphspec.cli.export import Progress
+
+    with Progress(after=0.05) as p:
+        p.stage("quick")  # replaced before it is announced
+        p.stage("slow stage")
+        time.sleep(0.3)
+    with Progress(enabled=False, after=0.0) as p:
+        p.stage("never")
+        time.sleep(0.1)
+    err = capsys.readouterr().err
+    assert "slow stage" in err and "quick" not in err and "never" not in err
+
+
+def test_opset_is_honoured_exactly_or_refused(tmp_path):
+    from torch.onnx import _constants
+    from torch.onnx._internal.exporter import _constants as exporter_constants
+
+    assert (oe.MIN_OPSET, oe.MAX_OPSET) == (exporter_constants.TORCHLIB_OPSET, _constants.ONNX_MAX_OPSET)
+    result = oe.export(load(TINY, "tiny"), tmp_path / "o.onnx", opset=oe.MAX_OPSET, parity=False)
+    assert result.opset == oe.MAX_OPSET
+    for bad in (oe.MIN_OPSET - 1, oe.MAX_OPSET + 1):
+        with pytest.raises(GraphspecError) as info:
+            oe.export(load(TINY, "tiny"), tmp_path / "o.onnx", opset=bad)
+        assert info.value.exit_code == ExitCode.USAGE and f"{oe.MIN_OPSET} to {oe.MAX_OPSET}" in info.value.diagnostics[0].message
+
+
+def test_export_budget_is_checked_before_compiling(tmp_path, monkeypatch):
+    from graphspec.passes import budget
+
+    spec = load(TWO_IN, "two_in")
+    monkeypatch.setattr(type(spec), "to_torch", lambda *a, **k: pytest.fail("compiled despite the budget"))
+    budget.set_limit(1000)  # bytes
+    try:
+        with pytest.raises(GraphspecError) as info:
+            oe.export(spec, tmp_path / "b.onnx")
+    finally:
+        budget.set_limit(None)
+    d = info.value.diagnostics[0]
+    assert d.code == "too-large" and info.value.exit_code == ExitCode.SPEC
+    assert "exporting graph 'main'" in d.message and "batch=3" in d.message and "--budget" in d.hint
+    assert not (tmp_path / "b.onnx").exists()

@@ -104,7 +104,7 @@ def test_several_files_in_one_run(capsys):
 
 
 def test_alias_bomb_fails_fast_and_small():
-    from graphspec.spec.loader import load
+    from graphspec.pipeline import load
 
     tracemalloc.start()
     start = time.perf_counter()
@@ -145,7 +145,7 @@ def test_small_anchor_reuse_is_fine():
 
 @pytest.mark.parametrize("depth", [70, 900, 5000, 100_000])
 def test_absurd_nesting_never_raises_recursion_error(depth):
-    from graphspec.spec.loader import load
+    from graphspec.pipeline import load
 
     text = "graphspec: 1\nparams:\n  deep: " + "[" * depth + "]" * depth + "\n"
     with pytest.raises(GraphspecError) as info:
@@ -154,7 +154,7 @@ def test_absurd_nesting_never_raises_recursion_error(depth):
 
 
 def test_deep_block_style_nesting():
-    from graphspec.spec.loader import load
+    from graphspec.pipeline import load
 
     text = "graphspec: 1\nparams:\n" + "".join("  " * (i + 1) + f"k{i}:\n" for i in range(300)) + "  " * 301 + "v: 1\n"
     with pytest.raises(GraphspecError) as info:

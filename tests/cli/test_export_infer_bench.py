@@ -35,7 +35,8 @@ def exported(tmp_path_factory):
         capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == ""
+    # only graphspec's own progress lines (a slow machine makes the export "long")
+    assert all(line.startswith("graphspec export: ") for line in proc.stderr.splitlines()), proc.stderr
     assert proc.stdout.startswith("exported tiny (graph main)") and "parity ok" in proc.stdout
     assert "✅" not in proc.stdout and "torch.onnx" not in proc.stdout and "Warning" not in proc.stdout
     return d, spec, model
@@ -230,5 +231,7 @@ def test_bench_onnx_file_text(exported, capsys):
 
 
 def test_bench_bad_arguments(capsys):
-    assert run_cli(["bench", "lenet5", "--batch", "0"], capsys)[0] == 2
+    with pytest.raises(SystemExit) as info:  # argparse's range check: exit 2 before anything loads
+        run_cli(["bench", "lenet5", "--batch", "0"], capsys)
+    assert info.value.code == 2 and "batch sizes from 1" in capsys.readouterr().err
     assert run_cli(["bench", "lenet5", "--backends", "tpu"], capsys)[0] == 2

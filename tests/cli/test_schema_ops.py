@@ -10,7 +10,7 @@ import yaml
 
 from graphspec.cli.main import main
 from graphspec.ops import registry
-from graphspec.spec import jsonschema as js
+from graphspec.pipeline import jsonschema as js
 
 ROOT = Path(__file__).resolve().parents[2]
 ZOO = sorted((ROOT / "specs").glob("*.yaml")) + sorted((ROOT / "specs" / "blocks").glob("*.yaml"))
@@ -109,7 +109,7 @@ BASE = {"graphspec": 1, "inputs": {"x": {"shape": ["batch", 3, 32, 32]}}, "outpu
         ({"op": "Conv2d", "in": "x", "out_channels": -1, "kernel_size": 3}, "minimum of 0"),
         ({"op": "Conv2d", "in": "x", "out_channels": "eight", "kernel_size": 3}, "does not match"),
         ({"op": "Conv2d", "in": "x", "out_channels": 8, "kernel_size": 3, "padding_mode": "zero"}, "zero"),
-        ({"op": "Conv2D", "in": "x", "out_channels": 8}, "should not be valid"),
+        ({"op": "Conv2D", "in": "x", "out_channels": 8}, "not valid under any"),  # neither an op nor a block name, nor an expression
         ({"op": "Sequential", "in": "x", "layers": [{"op": "ReLU", "slope": 1}]}, "'slope' was unexpected"),
         ({"op": "Sequential", "in": "x", "layers": []}, "should be non-empty"),
         ({"op": "ReLU", "in": "x", "repeat": 0}, "minimum of 1"),

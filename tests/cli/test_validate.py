@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "spec" / "fixtures" / "features.yaml"
 BAD = ROOT / "tests" / "bad_specs"
 
-DIAGNOSTIC_KEYS = {"severity", "code", "message", "file", "line", "col", "node", "hint", "exit_code"}
+DIAGNOSTIC_KEYS = {"severity", "code", "message", "file", "line", "col", "override", "node", "hint", "exit_code"}
 
 
 def run_json(capsys, *argv) -> tuple[int, dict]:
@@ -63,8 +63,10 @@ def test_set_overrides_apply_to_every_file(capsys, tmp_path):
     spec.write_text("graphspec: 1\nparams: {width: 8}\ninputs: {x: {shape: [4]}}\nnodes: {fc: {op: Linear, in: x, out_features: '${width}'}}\noutputs: fc\n")
     rc, report = run_json(capsys, spec, "--set", "params.width=0")
     assert rc == 3
-    [d] = report["files"][0]["diagnostics"]
-    assert d["code"] == "bad-value" and d["line"] == 4
+    diags = report["files"][0]["diagnostics"]
+    assert [d["code"] for d in diags if d["severity"] == "error"] == ["bad-value"]
+    d = next(d for d in diags if d["severity"] == "error")
+    assert d["line"] == 4
     rc, report = run_json(capsys, spec, "--set", "params.width=16")
     assert rc == 0 and report["valid"] is True
 
@@ -127,7 +129,7 @@ def test_validate_as_a_program(tmp_path):
     assert "hint: did you mean 'h_n'?" in proc.stderr
 
 
-def test_validate_train_checks_train_sections_on_request(tmp_path, capsys):
+def test_validate_always_checks_train_sections(tmp_path, capsys):
     from graphspec.cli.main import main
 
     f = tmp_path / "t.yaml"
@@ -135,9 +137,7 @@ def test_validate_train_checks_train_sections_on_request(tmp_path, capsys):
         "graphspec: 1\ninputs: {x: {shape: [batch, 4]}}\nnodes:\n  fc: {op: Linear, in: x, out_features: 2}\n"
         "outputs: {y: fc}\ntrain:\n  task: classify\n  data: digits\n  epochs: -1\n"
     )
-    assert main(["validate", str(f)]) == 0  # the fast check leaves train: to `train`
-    capsys.readouterr()
-    assert main(["validate", "--train", "--json", str(f)]) == 3
+    assert main(["validate", "--json", str(f)]) == 3
     report = __import__("json").loads(capsys.readouterr().out)
     (diag,) = report["files"][0]["diagnostics"]
     assert diag["line"] == 9 and "train.epochs" in diag["message"]

@@ -8,7 +8,7 @@ import pytest
 
 from graphspec.errors import GraphspecError
 from graphspec.graph import build as build_mod
-from graphspec.spec.loader import load
+from graphspec.pipeline import load
 
 HEAD = "graphspec: 1\n"
 

@@ -25,9 +25,13 @@ import graphspec
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "torchvision"
-MODELS = ("resnet18", "alexnet", "vgg11", "mobilenet_v2")
+MODELS = (
+    "resnet18", "alexnet", "vgg11", "mobilenet_v2",
+    "resnet50", "densenet121", "googlenet", "shufflenet_v2_x1_0", "mobilenet_v3_large",
+    "efficientnet_b0", "regnet_y_400mf", "vit_b_16", "convnext_tiny",
+)
 # models whose full forward at 224x224 costs seconds on two cores
-HEAVY = {"vgg11", "alexnet"}
+HEAVY = {"vgg11", "alexnet", "resnet50", "densenet121", "vit_b_16", "convnext_tiny"}
 
 
 def _tool():
@@ -38,6 +42,7 @@ def _tool():
 
 
 TOOL = _tool()
+assert tuple(TOOL.MODELS) == MODELS, "the tool and this test cover the same models"
 
 
 def fixture(name: str) -> dict:
@@ -83,6 +88,14 @@ def test_state_dict_layout_matches_torchvision(name):
 
 
 @pytest.mark.parametrize("name", MODELS)
+def test_macs_match_torchvision_documented_gflops(name):
+    """torchvision documents GFLOPS (multiply-accumulates, as graphspec counts them) to 3 decimals."""
+    documented = fixture(name)["gflops"]
+    ours = graphspec.load(name).graph().total_macs / 1e9
+    assert abs(ours - documented) <= 0.01 * documented, f"{name}: {ours:.4f} GMACs, torchvision documents {documented}"
+
+
+@pytest.mark.parametrize("name", MODELS)
 def test_torchvision_layout_loads_strict(name):
     model = compiled(name)
     state = {}
@@ -122,17 +135,21 @@ except Exception:  # noqa: BLE001
 
 
 @pytest.mark.skipif(not HAVE_TORCHVISION, reason="torchvision is not installed (use /work/venv-tv)")
-@pytest.mark.parametrize("init", ["torchvision", "formula"])
+@pytest.mark.parametrize("init", ["torchvision", "formula", "calibrated"])
 @pytest.mark.parametrize("name", MODELS)
 def test_torchvision_weights_give_same_outputs(name, init, record_property):
-    """torchvision's own init (BatchNorm stats at 0/1), then formula weights that
-    also exercise the running statistics and give outputs of order 1."""
+    """torchvision's own init (BatchNorm stats at 0/1); formula weights that also
+    exercise the running statistics; torchvision's init with BatchNorm statistics
+    measured on random images, under which the outputs depend on the input (checked:
+    a comparison of input-independent outputs would prove nothing)."""
     from torchvision import models
 
     torch.manual_seed(0)
-    reference = getattr(models, name)(weights=None).eval()
+    reference = getattr(models, name)(weights=None, **TOOL.KWARGS.get(name, {})).eval()
     if init == "formula":
         reference.load_state_dict(TOOL.deterministic_state_dict(TOOL.layout_of(reference)), strict=True)
+    elif init == "calibrated":
+        TOOL.meaningful_weights(reference)
     model = compiled(name)
     model.load_state_dict(reference.state_dict(), strict=True)
     batch = 1 if name in HEAVY else 2
@@ -141,7 +158,32 @@ def test_torchvision_weights_give_same_outputs(name, init, record_property):
         expected, got = reference(x), model(x)
     diff = (expected - got).abs().max().item()
     scale = expected.abs().max().item()
+    if init == "calibrated":  # a meaningful comparison: the outputs depend on the input
+        x2 = torch.randn(1, 3, 224, 224)
+        with torch.no_grad():
+            other = reference(x2)
+        dependence = (expected[:1] - other).abs().max().item()
+        record_property("input_dependence", dependence)
+        assert dependence > 1e-3 * max(1.0, scale), f"{name}: outputs barely depend on the input ({dependence:.3g})"
     record_property("max_abs_diff", diff)
     print(f"\n{name} ({init} weights): max abs diff {diff:.3g}, output max abs {scale:.3g}")
     assert got.shape == expected.shape
     assert diff < 1e-5 * max(1.0, scale), f"{name}: max abs diff {diff:.3g} (output scale {scale:.3g})"
+
+
+@pytest.mark.skipif(not HAVE_TORCHVISION, reason="torchvision is not installed (use /work/venv-tv)")
+@pytest.mark.parametrize("mode", ["row", "batch"])
+def test_stochastic_depth_equals_torchvision_in_training(mode):
+    """graphspec's reimplementation draws the same noise as torchvision.ops.stochastic_depth."""
+    from torchvision.ops import stochastic_depth
+
+    from graphspec.ops.types import TensorType
+    from graphspec.ops.vision import StochasticDepth
+
+    module = StochasticDepth(p=0.4, mode=mode).build_torch(TensorType((32, 4, 3, 3))).train()
+    x = torch.randn(32, 4, 3, 3)
+    for seed in range(3):
+        torch.manual_seed(seed)
+        ours = module(x)
+        torch.manual_seed(seed)
+        assert torch.equal(ours, stochastic_depth(x, 0.4, mode, training=True))

@@ -36,6 +36,16 @@ PARAMS = {
     ("dcgan", "generator"): 3_576_704,  # PyTorch DCGAN tutorial
     ("dcgan", "discriminator"): 2_765_568,
     ("dqn_nature", "main"): 1_686_180,  # Mnih et al. 2015, 4 actions
+    # torchvision (issue 10's zoo)
+    ("resnet50", "main"): 25_557_032,
+    ("densenet121", "main"): 7_978_856,
+    ("googlenet", "main"): 6_624_904,  # without the auxiliary heads
+    ("shufflenet_v2_x1_0", "main"): 2_278_604,
+    ("mobilenet_v3_large", "main"): 5_483_032,
+    ("efficientnet_b0", "main"): 5_288_548,
+    ("regnet_y_400mf", "main"): 4_344_144,
+    ("vit_b_16", "main"): 86_567_656,
+    ("convnext_tiny", "main"): 28_589_128,
 }
 
 # torchvision's published GFLOPS (multiply-accumulates) at 224x224
@@ -44,6 +54,15 @@ MACS = {
     "vgg11": 7.609e9,
     "resnet18": 1.814e9,
     "mobilenet_v2": 0.301e9,
+    "resnet50": 4.089e9,
+    "densenet121": 2.834e9,
+    "googlenet": 1.498e9,
+    "shufflenet_v2_x1_0": 0.145e9,
+    "mobilenet_v3_large": 0.217e9,
+    "efficientnet_b0": 0.386e9,
+    "regnet_y_400mf": 0.402e9,
+    "vit_b_16": 17.564e9,
+    "convnext_tiny": 4.456e9,
 }
 
 # specs whose first line points editors at the schema and that carry a doc

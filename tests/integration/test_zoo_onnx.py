@@ -13,6 +13,8 @@ import onnx
 import pytest
 
 import graphspec
+from graphspec.backends import example_inputs as ex
+from graphspec.backends import onnx_cleanup
 from graphspec.backends import onnx_export as oe
 from graphspec.backends import parity
 from graphspec.runtime.session import Session
@@ -39,7 +41,7 @@ def test_zoo_export_parity(name, graph, tmp_path):
     # parity at batch 1 and 3 (and two sequence lengths), all outputs within tolerance
     rep = result.parity
     assert rep.passed, rep.summary()
-    assert len(rep.points) >= (2 if oe.symbols_of(g) else 1)
+    assert len(rep.points) >= (2 if ex.symbols_of(g) else 1)
     assert {o.name for _, o in rep.checks} == set(g.outputs)
     assert json.loads(Path(result.parity_path).read_text())["passed"] is True
 
@@ -68,13 +70,13 @@ def test_zoo_export_parity(name, graph, tmp_path):
     # node names follow spec module paths
     modules = {g.node(n)["module"] for n in g.op_nodes()}
     named = [n.name.split("/")[0] for n in model.graph.node if "/" in n.name]
-    assert named and all(oe._is_spec_scope(s, modules) for s in named)
+    assert named and all(onnx_cleanup._is_spec_scope(s, modules) for s in named)
     assert len(named) >= 0.6 * len(model.graph.node), [n.name for n in model.graph.node]
 
     # sizes never used at export (batch 2) nor in the parity check (batch 1, 3)
-    sizes = {s: (5 if batch_like else parity._other_size(parity._other_size(result_dim))) for s, batch_like in oe.symbols_of(g).items() for result_dim in [oe.example_sizes(spec, g)[s]]}
+    sizes = {s: (5 if batch_like else parity._other_size(parity._other_size(result_dim))) for s, batch_like in ex.symbols_of(g).items() for result_dim in [ex.example_sizes(spec, g)[s]]}
     names = [i["name"] for i in result.inputs]
-    feeds = oe.make_inputs(g, names, sizes, seed=11)
+    feeds = ex.make_inputs(g, names, sizes, seed=11)
     got = Session(result.model_path, provider="cpu").run(feeds)
     ref = parity.run_torch(result.module, feeds, names)
     for out_name, r in zip([o["name"] for o in result.outputs], ref):

@@ -78,10 +78,11 @@ def test_parameter_count_equals_analysis(name, graph_name):
     assert sum(p.numel() for p in model.parameters()) == graph.total_params
     assert model.graphspec_inputs == list(graph.inputs)
     assert model.graphspec_outputs == list(graph.outputs)
-    # module paths are node ids: every parameter belongs to a node's module
+    # module paths are node ids: every parameter belongs to a node's module,
+    # or is a Parameter node's tensor, keyed by its path itself
     modules = {graph.node(n)["module"] for n in graph.op_nodes()}
     for key in model.state_dict():
-        assert any(key.startswith(m + ".") for m in modules), key
+        assert key in modules or any(key.startswith(m + ".") for m in modules), key
 
 
 @pytest.mark.parametrize("name,graph_name", CASES)

@@ -9,7 +9,7 @@ import pytest
 from graphspec.errors import Collector, GraphspecError
 from graphspec.passes import cost, manager
 from graphspec.passes.subgraph import extract
-from graphspec.spec.loader import load
+from graphspec.pipeline import load
 
 
 def spec(text: str, **kw):

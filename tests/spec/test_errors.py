@@ -36,6 +36,7 @@ def test_format_and_json():
         "file": "s.yaml",
         "line": 4,
         "col": 9,
+        "override": None,
         "node": "block.relu",
         "hint": "did you mean 'ReLU'?",
         "exit_code": 3,

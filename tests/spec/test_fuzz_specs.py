@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from graphspec.errors import ERROR_CODES, GraphspecError
 from graphspec.graph.model import Spec
 from graphspec.ops import registry
-from graphspec.spec.loader import load
+from graphspec.pipeline import load
 from graphspec.spec.yamlload import decode
 
 ROOT = Path(__file__).resolve().parents[2]

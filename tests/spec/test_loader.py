@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from graphspec.errors import GraphspecError
-from graphspec.spec.loader import load
+from graphspec.pipeline import load
+from graphspec.spec.yamlload import parse
 from graphspec.spec.overrides import apply, parse_assignments
 
 FIXTURE = Path(__file__).parent / "fixtures" / "features.yaml"
@@ -68,15 +69,8 @@ def test_set_override_reaches_node_fields_and_list_items():
 
 
 def test_set_values_are_yaml():
-    assert parse_assignments(["a=64", "b=true", "c=[3, 3]", "d=1e-3", "e=text", "f=", "g.h='64'"]) == {
-        "a": 64,
-        "b": True,
-        "c": [3, 3],
-        "d": 0.001,
-        "e": "text",
-        "f": "",
-        "g.h": "64",
-    }
+    got = {o.key: o.value for o in parse_assignments(["a=64", "b=true", "c=[3, 3]", "d=1e-3", "e=text", "f=", "g.h='64'"])}
+    assert got == {"a": 64, "b": True, "c": [3, 3], "d": 0.001, "e": "text", "f": "", "g.h": "64"}
 
 
 @pytest.mark.parametrize("item", ["width", "=3", "a..b=1", ".a=1", "a.=1", "params.w=[1,", "params.w=!!python/name:os.system", "params.w=&a [*a]"])
@@ -163,9 +157,10 @@ def test_both_forms_at_once():
 
 
 def test_train_section_is_resolved_with_params():
-    s = spec(WIDTH.replace("outputs: head", "outputs: head\ntrain: {epochs: '${width // 8}', lr: 1e-3}"))
-    assert s.train == {"epochs": 4, "lr": 0.001}
-    [d] = diagnostics(WIDTH.replace("outputs: head", "outputs: head\ntrain: {epochs: '${nope}'}"))
+    s = spec(WIDTH.replace("outputs: head", "outputs: head\ntrain: {task: regress, data: sine, epochs: '${width // 8}', optimizer: {lr: 1e-3}}"))
+    assert s.train == {"task": "regress", "data": "sine", "epochs": 4, "optimizer": {"lr": 0.001}}
+    assert s.train_config.epochs == 4
+    [d] = diagnostics(WIDTH.replace("outputs: head", "outputs: head\ntrain: {task: regress, epochs: '${nope}'}"))
     assert d.code == "expr-name"
 
 
@@ -202,9 +197,11 @@ def test_empty_and_comment_only_files(tmp_path):
         assert d.code == "schema" and "empty" in d.message
 
 
-def test_apply_creates_missing_mappings():
-    data = {"graphspec": 1}
-    assert apply(data, {"params.width": 3}, "f.yaml") == {"graphspec": 1, "params": {"width": 3}}
+def test_apply_creates_missing_mappings_with_plus():
+    tree = parse("graphspec: 1\n", "f.yaml")
+    apply(tree, parse_assignments(["+params.width=3"]))
+    assert tree.data == {"graphspec": 1, "params": {"width": 3}}
+    assert tree.loc(("params", "width")).override == "--set +params.width=3"
 
 
 def test_blocks_file_validates_on_its_own_and_has_no_graph(tmp_path):
@@ -222,3 +219,41 @@ def test_blocks_file_validates_on_its_own_and_has_no_graph(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("graphspec: 1\nimports: {x: missing.yaml}\nblocks: {}\n")
     assert main(["validate", str(bad)]) == 3
+
+
+def test_import_nesting_is_limited(tmp_path):
+    from graphspec.pipeline.imports import MAX_IMPORT_DEPTH
+
+    n = MAX_IMPORT_DEPTH + 3
+    for i in range(n):
+        nxt = f"imports: {{n: f{i + 1}.yaml}}\n" if i + 1 < n else ""
+        (tmp_path / f"f{i}.yaml").write_text(f"graphspec: 1\n{nxt}blocks: {{}}\n")
+    main = tmp_path / "main.yaml"
+    main.write_text("graphspec: 1\nimports: {n: f0.yaml}\ninputs: {x: {shape: [2]}}\nnodes: {r: {op: ReLU, in: x}}\noutputs: r\n")
+    with pytest.raises(GraphspecError) as info:
+        load(str(main))
+    [d] = info.value.diagnostics
+    assert d.code == "import" and f"deeper than {MAX_IMPORT_DEPTH}" in d.message
+
+
+def test_independent_problems_are_reported_in_one_run():
+    """An unknown reference, a bad expression, a shape error and a train: typo: all four at once."""
+    text = (
+        "graphspec: 1\nparams: {width: 8}\ninputs:\n  x: {shape: [batch, 3, 8, 8]}\nnodes:\n"
+        "  a: {op: ReLU, in: nowhere}\n"
+        "  b: {op: Linear, in: x, out_features: '${width * }'}\n"
+        "  c: {op: Conv2d, in: x, out_channels: 4, kernel_size: 20}\n"
+        "outputs: {a: a, b: b, c: c}\n"
+        "train: {task: classify, data: digits, epochz: 2}\n"
+    )
+    with pytest.raises(GraphspecError) as info:
+        load("three.yaml", text=text)
+    got = [(d.code, d.location.line) for d in info.value.diagnostics]
+    assert got == [("unknown-ref", 6), ("expr-syntax", 7), ("shape-nonpositive", 8), ("unknown-field", 10)]
+
+
+def test_params_using_a_failed_param_are_not_echoed():
+    text = "graphspec: 1\nparams:\n  a: '${1 / 0}'\n  b: '${a + 1}'\n  c: '${b * 2}'\n  d: '${nope}'\ninputs: {x: {shape: [2]}}\nnodes: {r: {op: ReLU, in: x}}\noutputs: r\n"
+    with pytest.raises(GraphspecError) as info:
+        load("p.yaml", text=text)
+    assert [(d.code, d.location.line) for d in info.value.diagnostics] == [("expr-zero-division", 3), ("expr-name", 6)]

@@ -8,7 +8,7 @@ import pytest
 
 import graphspec
 from graphspec.errors import GraphspecError
-from graphspec.train.engine import RunOptions, resolve_config, train
+from graphspec.train.engine import RunOptions, train
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 
@@ -27,8 +27,8 @@ class Recipe:
         return train(self.load(**sets), RunOptions(name=name, runs_dir=str(tmp_path), quiet=True, resume=resume))
 
 
-def messages(spec) -> list[str]:
-    """The messages of the config errors a spec's train: section raises."""
+def messages(load, **sets) -> list[str]:
+    """The messages of the config errors loading the spec with ``sets`` raises (load() checks train:)."""
     with pytest.raises(GraphspecError) as exc:
-        resolve_config(spec)
+        load(**sets)
     return [d.message for d in exc.value.diagnostics]

@@ -33,12 +33,22 @@ def test_failed_write_keeps_old_file(tmp_path):
     assert os.listdir(tmp_path) == ["f.bin"]
 
 
+def _state(**kw):
+    """A structurally complete training state (load_state checks every key the engine reads)."""
+    st = {
+        "format": ck.STATE_FORMAT, "spec_name": "s", "task": "classify", "epoch": 3, "step": 30, "wall_s": 1.0,
+        "best_value": 0.5, "best_epoch": 2, "bad_epochs": 1, "weights": {}, "task_state": {}, "rng": ck.rng_state(),
+    }
+    st.update(kw)
+    return st
+
+
 def test_weights_and_state_round_trip(tmp_path):
     w = {"fc.weight": torch.randn(3, 2), "fc.bias": torch.zeros(3)}
     ck.save_weights(tmp_path / "w.safetensors", w, {"epoch": 3})
     back, meta = ck.load_weights(tmp_path / "w.safetensors")
     assert torch.equal(back["fc.weight"], w["fc.weight"]) and meta["epoch"] == "3"
-    state = {"format": ck.STATE_FORMAT, "epoch": 3, "rng": ck.rng_state(), "weights": w}
+    state = _state(weights=w)
     ck.save_state(tmp_path / "s.pt", state)
     loaded = ck.load_state(tmp_path / "s.pt")  # torch.load(weights_only=True) inside
     assert loaded["epoch"] == 3
@@ -51,7 +61,7 @@ def test_rng_state_restores_every_generator(tmp_path):
 
     ck.seed_everything(1)
     saved = ck.rng_state()
-    ck.save_state(tmp_path / "s.pt", {"format": ck.STATE_FORMAT, "rng": saved})
+    ck.save_state(tmp_path / "s.pt", _state(rng=saved))
     a = (torch.rand(3), np.random.rand(3), random.random())
     ck.set_rng_state(ck.load_state(tmp_path / "s.pt")["rng"])
     b = (torch.rand(3), np.random.rand(3), random.random())
@@ -68,6 +78,17 @@ def test_corrupt_and_foreign_files(tmp_path):
     torch.save({"hello": 1}, tmp_path / "other.pt")
     with pytest.raises(GraphspecError, match="not a graphspec training state"):
         ck.load_state(tmp_path / "other.pt")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"epoch": -1}, {"step": "3"}, {"best_epoch": 9}, {"rows": "[{]"}, {"rows": '[{"epoch": 1}, {"epoch": 2}, {"epoch": 3}, {"epoch": 4}]'}, {"weights": {"a": 1}}],
+)
+def test_structurally_wrong_state_is_a_checkpoint_error(tmp_path, bad):
+    ck.save_state(tmp_path / "s.pt", _state(**bad))
+    with pytest.raises(GraphspecError, match="damaged") as info:
+        ck.load_state(tmp_path / "s.pt")
+    assert info.value.exit_code == 8
 
 
 def test_metrics_files(tmp_path):

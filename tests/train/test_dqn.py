@@ -52,10 +52,10 @@ def make_task(**sets):
 def test_config_defaults_and_errors():
     cfg, cls = resolve_config(load())
     assert cls.name == "dqn" and cfg.env.id == "CartPole-v1" and cfg.monitor == "val_return" and cfg.monitor_mode == "max"
-    assert any("takes no data" in m for m in messages(load(**{"train.data": "digits"})))
-    assert any("regression loss" in m for m in messages(load(**{"train.loss": "CrossEntropyLoss"})))
-    assert any("unknown field 'eps'" in m for m in messages(load(**{"train.eps": 0.1})))
-    assert any("learning_starts" in m for m in messages(load(**{"train.learning_starts": 10})))
+    assert any("takes no data" in m for m in messages(load, **{"train.data": "digits"}))
+    assert any("regression loss" in m for m in messages(load, **{"train.loss": "CrossEntropyLoss"}))
+    assert any("unknown field 'eps'" in m for m in messages(load, **{"train.eps": 0.1}))
+    assert any("learning_starts" in m for m in messages(load, **{"train.learning_starts": 10}))
     cfg, _ = resolve_config(load(**{"train.env": "Acrobot-v1"}))
     assert cfg.env.id == "Acrobot-v1"
 

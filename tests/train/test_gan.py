@@ -29,11 +29,11 @@ def test_config_roles_and_errors():
     cfg, cls = resolve_config(load())
     assert cls.name == "gan" and cfg.roles.generator.graph == "generator" and cfg.roles.discriminator.optimizer.betas == (0.5, 0.999)
     assert cfg.monitor == "val_mmd" and cfg.monitor_mode == "min"
-    assert any("no graph 'gen'" in m for m in messages(load(**{"train.roles.generator.graph": "gen"})))
-    assert any("unknown field 'critic'" in m for m in messages(load(**{"train.roles.critic": {"graph": "discriminator"}})))
-    assert any("ema applies to the generator only" in m for m in messages(load(**{"train.roles.discriminator.ema": 0.9})))
-    assert any("takes no train.loss" in m for m in messages(load(**{"train.loss": "BCELoss"})))
-    assert any("gan_loss" in m for m in messages(load(**{"train.gan_loss": "wasserstein"})))
+    assert any("no graph 'gen'" in m for m in messages(load, **{"train.roles.generator.graph": "gen"}))
+    assert any("unknown field 'critic'" in m for m in messages(load, **{"train.roles.critic": {"graph": "discriminator"}}))
+    assert any("ema applies to the generator only" in m for m in messages(load, **{"train.roles.discriminator.ema": 0.9}))
+    assert any("takes no train.loss" in m for m in messages(load, **{"train.loss": "BCELoss"}))
+    assert any("gan_loss" in m for m in messages(load, **{"train.gan_loss": "wasserstein"}))
 
 
 def test_tiny_run(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from graphspec.train.config import ScheduleConfig
+from graphspec.config.train import ScheduleConfig
 from graphspec.train.optim import Schedule
 
 

@@ -26,12 +26,12 @@ run = _RECIPE.run
 def test_config_defaults_and_errors():
     cfg, cls = resolve_config(load())
     assert cls.name == "vae" and cfg.reconstruction == "bce" and cfg.beta == 1.0 and cfg.decoder == "decoder"
-    assert any("unknown field 'betta'" in m for m in messages(load(**{"train.betta": 1})))
-    assert any("reconstruction" in m for m in messages(load(**{"train.reconstruction": "l1"})))
-    assert any("takes no train.loss" in m for m in messages(load(**{"train.loss": "MSELoss"})))
-    assert any("no graph 'dec'" in m for m in messages(load(**{"train.decoder": "dec"})))
-    assert any("no output 'mean'" in m for m in messages(load(**{"train.outputs": {"mu": "mean"}})))
-    assert any("cannot use data 'sine'" in m for m in messages(load(**{"train.data": "sine"})))
+    assert any("unknown field 'betta'" in m for m in messages(load, **{"train.betta": 1}))
+    assert any("reconstruction" in m for m in messages(load, **{"train.reconstruction": "l1"}))
+    assert any("takes no train.loss" in m for m in messages(load, **{"train.loss": "MSELoss"}))
+    assert any("no graph 'dec'" in m for m in messages(load, **{"train.decoder": "dec"}))
+    assert any("no output 'mean'" in m for m in messages(load, **{"train.outputs": {"mu": "mean"}}))
+    assert any("cannot use data 'sine'" in m for m in messages(load, **{"train.data": "sine"}))
 
 
 def test_bce_needs_sigmoid_output(tmp_path):

@@ -1,5 +1,13 @@
 """Training data: built-in sets (digits, sine, text) and user files (.npz, .csv).
 
+Users' own data live in the submodules :func:`load_splits` dispatches to:
+``images`` (``images:DIR`` folders, transforms), ``classic`` (``mnist:``,
+``fashion_mnist:``, ``cifar10:``, ``cifar100:`` folders of the published
+files), ``tables`` (CSV with text labels and categories), ``arrays`` (``.npy``
+and uncompressed ``.npz`` read from disk per batch) and ``lazy`` (the
+arrays that make examples per batch, and DataLoader workers); ``mappings``
+saves what a model needs at inference (class names ...) as ``data.json``.
+
 :func:`load_splits` turns a ``train.data`` config into train/val/test
 :class:`Dataset` objects whose ``inputs`` are named like the graph's inputs,
 checked against their declared shapes and dtypes (a "data" error, exit 5,
@@ -83,12 +91,14 @@ def sine(samples: int = 2000, seq_len: int = 32, horizon: int = 1, noise: float 
     return x[:, :, None].astype(np.float32), y.astype(np.float32)
 
 
+MAX_TEXT_BYTES = 1024**3  # text corpora are read whole: 1 GiB at most
+MAX_CSV_BYTES = 1024**3
+
+
 def read_text_bytes(path: Path, need: int) -> np.ndarray:
-    try:
-        raw = np.frombuffer(Path(path).read_bytes(), dtype=np.uint8).astype(np.int64)
-    except OSError as exc:
-        code = "file-not-found" if isinstance(exc, FileNotFoundError) else "file-unreadable"
-        raise GraphspecError.one(code, f"cannot read text file {str(path)!r}: {exc.strerror or exc}")
+    from graphspec.io import read_bytes  # regular file, size checked before reading
+
+    raw = np.frombuffer(read_bytes(path, what="text file", limit_bytes=MAX_TEXT_BYTES), dtype=np.uint8).astype(np.int64)
     if len(raw) < need:
         raise data_error(f"text file {str(path)!r} has {len(raw)} bytes; it needs at least {need}")
     return raw
@@ -129,19 +139,18 @@ def text_splits(path: Path, seq_len: int, val: float, test: float) -> tuple[tupl
 
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except FileNotFoundError:
-        raise GraphspecError.one("file-not-found", f"data file {str(path)!r} not found")
-    except (OSError, ValueError) as exc:
-        raise GraphspecError.one("file-unreadable", f"data file {str(path)!r} is not a readable .npz: {exc}")
+    from graphspec.io import load_npz  # members checked (dtype, size, ratio) before inflating
+
+    return load_npz(path, what="data file")
 
 
 def read_csv(path: Path, delimiter: str = ",") -> tuple[list[str], np.ndarray]:
     """Header row and a float64 table; a cell that is not a number is a "data" error with its row and column."""
     import csv
 
+    from graphspec.io import check_input_file
+
+    check_input_file(path, what="data file", limit_bytes=MAX_CSV_BYTES)
     try:
         with open(path, newline="", encoding="utf-8") as f:
             rows = list(csv.reader(f, delimiter=delimiter))
@@ -200,8 +209,12 @@ def check_against(name: str, arr: np.ndarray, itype, source: str) -> np.ndarray:
             f"data {source!r} gives {name!r} as {arr.dtype} ({got_kind}), but graph input {name!r} has dtype {dt}",
             hint="store the array with the input's dtype",
         )
-    if want_kind == "float" and not np.isfinite(arr).all():
-        pass  # NaN in inputs is allowed to reach training: the NaN guard reports it
+    if want_kind == "float" and arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        bad = ~np.isfinite(arr.reshape(len(arr), -1)).all(axis=1)
+        raise data_error(
+            f"data {source!r} gives {name!r} with NaN/Inf values in {int(bad.sum())} example(s), the first at index {int(bad.argmax())}",
+            hint="clean or drop those examples; training on them would diverge",
+        )
     np_dtype = {"bfloat16": "float32", "float16": "float32"}.get(dt, dt)
     return arr.astype(np_dtype, copy=False)
 
@@ -307,6 +320,22 @@ def load_splits(cfg, graph, spec_dir: Path | None, task: str) -> Splits:
     dcfg = cfg.data
     if dcfg.kind == "text":
         return _text_splits(cfg, graph, spec_dir)
+    if dcfg.kind == "images":
+        from graphspec.train.data.images import folder_splits
+
+        return folder_splits(cfg, graph, spec_dir)
+    if dcfg.kind in ("mnist", "fashion_mnist", "cifar10", "cifar100"):
+        from graphspec.train.data.classic import classic_splits
+
+        return classic_splits(cfg, graph, spec_dir)
+    if dcfg.kind == "npy" or (dcfg.kind == "npz" and getattr(dcfg, "mmap", None)):
+        if task not in ("classify", "regress", "sequence"):
+            raise data_error(f"task {task!r} reads its data into memory; train.data.mmap (and .npy sources) work with classify, regress and sequence")
+        return _disk_splits(cfg, graph, spec_dir, task)
+    if dcfg.kind == "csv" and _has_categories(dcfg, spec_dir):
+        from graphspec.train.data.tables import table_splits
+
+        return table_splits(cfg, graph, spec_dir, task)
     inputs, target, meta = load_arrays(dcfg, graph, spec_dir, task)
     checked = {n: check_against(n, a, graph.inputs[n].type, dcfg.source) for n, a in inputs.items()}
     n = len(next(iter(checked.values())))
@@ -340,3 +369,33 @@ def _text_splits(cfg, graph, spec_dir: Path | None) -> Splits:
         datasets.append(Dataset({name: torch.from_numpy(np.ascontiguousarray(x))}, torch.from_numpy(np.ascontiguousarray(y))))
     meta = {"source": dcfg.source, "path": str(path), "classes": 256, "n": sum(len(d) for d in datasets)}
     return Splits(*datasets, meta=meta)
+
+
+def _disk_splits(cfg, graph, spec_dir: Path | None, task: str) -> Splits:
+    """Splits of arrays read from disk per batch (``.npy``, ``.npz`` with ``mmap: true``)."""
+    import torch
+
+    from graphspec.train.data.arrays import disk_arrays, streamed
+
+    dcfg = cfg.data
+    path = resolve_path(dcfg.source, spec_dir)
+    inputs, target = disk_arrays(dcfg, list(graph.inputs), path, spec_dir)
+    if target is None and task in ("classify", "regress", "sequence"):
+        raise data_error(f"data {dcfg.source!r} has no target", hint="set train.data.target: the .npy of the targets (or the .npz member)")
+    # check shapes/dtypes on an empty slice: nothing is read, and nothing is cast in memory
+    dtypes = {n: check_against(n, np.empty((0,) + a.shape[1:], a.dtype), graph.inputs[n].type, dcfg.source).dtype for n, a in inputs.items()}
+    n = len(next(iter(inputs.values())))
+    if n < 3:
+        raise data_error(f"data {dcfg.source!r} has {n} examples; it needs at least 3 (train, val, test)")
+    parts = split_indices(n, cfg.val_split, cfg.test_split, cfg.split_seed)
+    out = [Dataset({k: streamed(a, idx, dtypes[k]) for k, a in inputs.items()}, torch.from_numpy(np.ascontiguousarray(target[idx]))) for idx in parts]
+    return Splits(*out, meta={"source": dcfg.source, "path": str(path), "n": n, "streamed": True})
+
+
+def _has_categories(dcfg, spec_dir: Path | None) -> bool:
+    """Whether a .csv source needs the table reader (categories, standardising, several inputs)."""
+    if dcfg.categorical or dcfg.standardize or dcfg.inputs or getattr(dcfg, "encoding", "onehot") != "onehot":
+        return True
+    from graphspec.train.data.tables import has_text_cells
+
+    return has_text_cells(resolve_path(dcfg.source, spec_dir), dcfg.delimiter)

@@ -8,17 +8,21 @@ builds from the spec's graphs, one training step, evaluation and what it saves.
 
 Writing a task::
 
+    from graphspec.config.tasks import TaskSchema, register_schema
+    from graphspec.config.train import TrainConfig
     from graphspec.train.tasks.base import Task, register_task
-    from graphspec.train.config import TrainConfig
 
     class VAEConfig(TrainConfig):          # extra fields, extra="forbid" inherited
         beta: float = 1.0
 
-    @register_task
-    class VAETask(Task):
+    @register_schema                       # torch-free: validate checks train: with it
+    class VAESchema(TaskSchema):
         name = "vae"
         Config = VAEConfig
         metrics_supported = ("loss",)
+
+    @register_task
+    class VAETask(Task, VAESchema):        # the torch side
 
         def setup(self):                   # after seeding, before any resume
             self.splits = ...              # e.g. graphspec.train.data.load_splits(self.cfg, graph, self.ctx.spec_dir, self.name)
@@ -71,7 +75,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Iterator
 
 from graphspec.errors import GraphspecError
-from graphspec.train.config import TrainConfig
+from graphspec.config.tasks import TaskSchema, register_schema
+from graphspec.config.train import TrainConfig
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -98,6 +103,7 @@ def register_task(cls: type["Task"]) -> type["Task"]:
     if cls.name in _TASKS and _TASKS[cls.name] is not cls:
         raise ValueError(f"task {cls.name!r} is registered twice")
     _TASKS[cls.name] = cls
+    register_schema(cls)  # a task registered only here is still checked by load()
     return cls
 
 
@@ -156,16 +162,9 @@ class TrainContext:
         return self.rank == 0
 
 
-class Task:
-    """Base class of all tasks. Subclass, set ``name``/``Config``, implement the four abstract methods."""
-
-    name: ClassVar[str] = ""
-    Config: ClassVar[type[TrainConfig]] = TrainConfig
-    doc: ClassVar[str] = ""
-    default_loss: ClassVar[str | None] = None  # a LOSSES name, used when train.loss is absent
-    default_metrics: ClassVar[tuple[str, ...]] = ("loss",)
-    metrics_supported: ClassVar[tuple[str, ...]] = ("loss",)
-    data_kinds: ClassVar[tuple[str, ...] | None] = None  # DataConfig.kind values accepted; None: any (or none)
+class Task(TaskSchema):
+    """Base class of all tasks: subclass it and a :class:`TaskSchema` (name, Config, metrics,
+    data kinds, config checks), implement the four abstract methods."""
 
     def __init__(self, ctx: TrainContext):
         self.ctx = ctx
@@ -182,26 +181,6 @@ class Task:
         # average equals the single-process gradient of the global batch, even for a
         # last batch that does not split evenly. 1.0 without DDP.
         self.loss_scale = 1.0
-
-    # ---- class-level checks ---------------------------------------------
-    @classmethod
-    def check_config(cls, cfg: TrainConfig, spec: "Spec") -> list[tuple[tuple, str]]:
-        """Problems between the config and the spec, as ``(loc inside train:, message)``; empty if fine.
-
-        Called before any data is loaded; the messages become located ``bad-value`` errors.
-        """
-        problems: list[tuple[tuple, str]] = []
-        if cls.data_kinds is not None:
-            if cfg.data is None:
-                problems.append(((), f"task {cls.name!r} needs 'data'"))
-            elif cfg.data.kind not in cls.data_kinds:
-                problems.append((("data",), f"task {cls.name!r} cannot use data {cfg.data.source!r}; it takes {', '.join(cls.data_kinds)}"))
-        for m in cfg.metrics or ():
-            if m not in cls.metrics_supported:
-                problems.append((("metrics",), f"task {cls.name!r} does not report {m!r}; it reports {', '.join(cls.metrics_supported)}"))
-        if cfg.graph is not None and cfg.graph not in spec.graphs:
-            problems.append((("graph",), f"spec has no graph {cfg.graph!r}; graphs: {', '.join(spec.graphs)}"))
-        return problems
 
     @property
     def metric_names(self) -> tuple[str, ...]:
@@ -320,8 +299,17 @@ class Task:
     def compile(self, graph: str | None = None, outputs: list[str] | None = None) -> "nn.Module":
         """The fx GraphModule of ``graph`` (default: train.graph or the spec's only graph) on the device."""
         name = graph or self.cfg.graph
+        self._check_budget(name)
         module = self.spec.to_torch(name, outputs=outputs)
         return module.to(self.device)
+
+    def _check_budget(self, graph: str | None) -> None:
+        """Parameters, gradients, optimizer state and activations at train.batch_size fit the memory budget."""
+        from graphspec.backends.example_inputs import sizes_at
+        from graphspec.passes import budget
+
+        g = self.spec.graph(graph)
+        budget.check(g, sizes_at(g, int(self.cfg.batch_size), self.spec.dims), what="training", training=True)
 
     def add_model(self, name: str, module: "nn.Module", save: bool = True) -> "nn.Module":
         """Register a model (its weights are saved if ``save``); returns the module to call in
@@ -361,7 +349,7 @@ class Task:
 
         cfg = cfg or self.cfg.loss
         if cfg is None:
-            from graphspec.train.config import LossConfig
+            from graphspec.config.train import LossConfig
 
             cfg = LossConfig(name=self.default_loss)
         return make_loss(cfg)

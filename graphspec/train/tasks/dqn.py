@@ -41,73 +41,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from graphspec.train.config import LossConfig, TrainConfig
+from graphspec.config.tasks import DQNSchema
+from graphspec.config.train import LossConfig
 from graphspec.train.tasks.base import Task, data_error, register_task
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class EnvConfig(_Strict):
-    """The gymnasium environment (created offline)."""
-
-    id: str = Field("CartPole-v1", description="gymnasium environment id with Box observations and Discrete actions")
-    max_episode_steps: Optional[int] = Field(None, gt=0, le=10_000_000, description="override the id's time limit")
-    kwargs: dict[str, Any] = Field(default_factory=dict, description="keyword arguments of gymnasium.make")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _short(cls, v):
-        return {"id": v} if isinstance(v, str) else v
-
-
-class EpsilonConfig(_Strict):
-    """Epsilon-greedy exploration: linear from start to end over ``steps`` environment steps."""
-
-    start: float = Field(1.0, ge=0, le=1)
-    end: float = Field(0.05, ge=0, le=1)
-    steps: int = Field(10_000, ge=1, le=1_000_000_000)
-
-    def at(self, t: int) -> float:
-        return self.end + (self.start - self.end) * max(0.0, 1.0 - t / self.steps)
-
-
-class TargetConfig(_Strict):
-    """The target network: a copy of the online one, refreshed every ``update_every`` environment steps."""
-
-    update_every: int = Field(500, ge=1, le=1_000_000_000, description="environment steps between target updates")
-    tau: float = Field(1.0, gt=0, le=1, description="1: copy; below 1: target = tau * online + (1 - tau) * target")
-
-
-class DQNConfig(TrainConfig):
-    """``train:`` of task dqn."""
-
-    env: EnvConfig = Field(default_factory=EnvConfig)
-    steps_per_epoch: int = Field(5000, ge=1, le=100_000_000, description="environment steps per epoch (one greedy evaluation each)")
-    gamma: float = Field(0.99, ge=0, le=1, description="discount")
-    buffer_size: int = Field(50_000, ge=1, le=100_000_000, description="replay buffer capacity (transitions)")
-    learning_starts: int = Field(1000, ge=0, description="environment steps before the first update")
-    train_every: int = Field(1, ge=1, le=100_000, description="environment steps per batch (per round of updates)")
-    gradient_steps: int = Field(1, ge=1, le=1000, description="updates per batch")
-    double: bool = Field(False, description="Double DQN target: the online network picks a', the target network values it")
-    target: TargetConfig = Field(default_factory=TargetConfig)
-    epsilon: EpsilonConfig = Field(default_factory=EpsilonConfig)
-    eval_epsilon: float = Field(0.0, ge=0, le=1, description="exploration during evaluation (0: greedy)")
-    eval_episodes: int = Field(10, ge=1, le=100_000, description="greedy episodes per epoch (val)")
-    test_episodes: int = Field(100, ge=1, le=100_000, description="greedy episodes of the best network at the end (test)")
-    save_buffer: bool = Field(True, description="keep the replay buffer in last.state.pt so a resume continues with it")
-    best_metric: Optional[str] = Field("val_return", description="metric choosing best.safetensors")
-    loss: Optional[LossConfig] = Field(None, description="TD loss (default HuberLoss)")
-
-
-_TD_LOSSES = ("HuberLoss", "SmoothL1Loss", "MSELoss", "L1Loss")
 
 
 class ReplayBuffer:
@@ -159,41 +100,8 @@ class ReplayBuffer:
 
 
 @register_task
-class DQNTask(Task):
+class DQNTask(Task, DQNSchema):
     """Deep Q-network on a gymnasium environment: online + target network from one graph."""
-
-    name = "dqn"
-    Config = DQNConfig
-    doc = "DQN on a gymnasium environment (online and target copies of one graph, replay buffer, epsilon-greedy)"
-    default_metrics = ("return",)
-    metrics_supported = ("loss", "return")
-    data_kinds = None
-
-    @classmethod
-    def check_config(cls, cfg, spec) -> list[tuple[tuple, str]]:
-        problems = super().check_config(cfg, spec)
-        if cfg.data is not None:
-            problems.append((("data",), "task 'dqn' takes no data; its examples come from train.env"))
-        if cfg.loss is not None and cfg.loss.name not in _TD_LOSSES:
-            problems.append((("loss",), f"task 'dqn' needs a regression loss for the TD error: {', '.join(_TD_LOSSES)}. Received: {cfg.loss.name}"))
-        if cfg.graph is None and len(spec.graphs) != 1:
-            problems.append(((), f"spec has {len(spec.graphs)} graphs; name the Q-network with train.graph ({', '.join(spec.graphs)})"))
-        if cfg.learning_starts > 0 and cfg.learning_starts < cfg.batch_size:
-            problems.append((("learning_starts",), f"learning_starts ({cfg.learning_starts}) must be at least batch_size ({cfg.batch_size})"))
-        try:
-            import gymnasium
-
-            if cfg.env.id not in gymnasium.registry:
-                from graphspec.errors import did_you_mean
-
-                ids = sorted(k for k in gymnasium.registry if "/" not in k)
-                hint = did_you_mean(cfg.env.id, ids)
-                problems.append((("env", "id") if "id" in cfg.env.model_fields_set else ("env",), f"gymnasium has no environment {cfg.env.id!r}" + (f"; {hint}" if hint else "")))
-        except ImportError:  # pragma: no cover - reported when the task sets up
-            pass
-        if cfg.buffer_size < cfg.batch_size:
-            problems.append((("buffer_size",), f"buffer_size ({cfg.buffer_size}) must be at least batch_size ({cfg.batch_size})"))
-        return problems
 
     # ---- setup ----------------------------------------------------------
     def setup(self) -> None:

@@ -36,64 +36,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
 
-from graphspec.train.config import OptimizerConfig, ScheduleConfig, TrainConfig
+from graphspec.config.tasks import GANSchema, JudgeConfig
 from graphspec.train.tasks.base import Task, data_error, register_task
-from graphspec.train.tasks.vae import GridConfig, latent_shape, load_example_splits, output_op
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RoleConfig(_Strict):
-    """One network of the GAN: its graph, optimizer, schedule and updates per batch."""
-
-    graph: Optional[str] = Field(None, description="graph of this role (default: the role's name)")
-    output: Optional[str] = Field(None, description="graph output used (default: the first)")
-    optimizer: Optional[OptimizerConfig] = Field(None, description="default: train.optimizer")
-    schedule: Optional[ScheduleConfig] = Field(None, description="default: train.schedule")
-    steps: int = Field(1, ge=1, le=100, description="updates of this role per batch of real examples")
-    ema: Optional[float] = Field(None, ge=0, lt=1, description="generator only: keep an exponential moving average of the weights with this decay; samples, metrics and saved weights use it")
-
-
-class GANRoles(_Strict):
-    generator: RoleConfig = Field(default_factory=RoleConfig)
-    discriminator: RoleConfig = Field(default_factory=RoleConfig)
-
-
-class JudgeConfig(_Strict):
-    """A trained classifier that labels generated examples (e.g. specs/digits_lenet5.yaml and its best.safetensors)."""
-
-    spec: str = Field(description="classifier spec: a path (relative to this spec) or a zoo name")
-    weights: str = Field(description="its .safetensors weights (relative paths: to this spec, else the working directory)")
-    graph: Optional[str] = None
-    output: Optional[str] = Field(None, description="logits output (default: the first)")
-    samples: int = Field(1000, ge=10, le=1_000_000, description="generated examples labelled")
-    min_share: float = Field(0.03, gt=0, lt=1, description="share of the samples a class needs to count as covered")
-    input_range: tuple[float, float] = Field((0.0, 1.0), description="value range the classifier was trained on")
-
-
-class GANGrid(GridConfig):
-    every: int = Field(1, ge=0, le=1_000_000, description="write a sample grid every N epochs (0: only at the end)")
-
-
-class GANConfig(TrainConfig):
-    """``train:`` of task gan."""
-
-    roles: GANRoles = Field(default_factory=GANRoles)
-    gan_loss: Literal["non_saturating", "minimax"] = Field("non_saturating", description="the generator's loss")
-    label_smoothing: float = Field(0.0, ge=0, lt=0.5, description="one-sided: the discriminator's target for real examples is 1 - this")
-    data_range: tuple[float, float] = Field((0.0, 1.0), description="map the data's [0, 1] onto this range (use [-1, 1] for a Tanh generator)")
-    eval_samples: int = Field(1000, ge=2, le=1_000_000, description="generated examples for the val/test metrics")
-    best_metric: Optional[str] = Field("val_mmd", description="metric choosing best.safetensors")
-    judge: Optional[JudgeConfig] = None
-    grid: GANGrid = Field(default_factory=GANGrid)
+from graphspec.train.tasks.vae import latent_shape, load_example_splits, output_op
 
 
 def _bce(out: torch.Tensor, target: float, logits: bool) -> torch.Tensor:
@@ -126,34 +76,8 @@ def mmd2(x: torch.Tensor, y: torch.Tensor, scale: float) -> float:
 
 
 @register_task
-class GANTask(Task):
+class GANTask(Task, GANSchema):
     """Generative adversarial network: generator and discriminator graphs, an optimizer each."""
-
-    name = "gan"
-    Config = GANConfig
-    doc = "GAN: generator and discriminator graphs of one spec, alternating updates"
-    default_metrics = ("loss",)
-    metrics_supported = ("loss",)
-    data_kinds = ("digits", "npz")
-
-    @classmethod
-    def check_config(cls, cfg, spec) -> list[tuple[tuple, str]]:
-        problems = super().check_config(cfg, spec)
-        if cfg.loss is not None:
-            problems.append((("loss",), "task 'gan' takes no train.loss; set train.gan_loss (non_saturating or minimax)"))
-        if cfg.roles.discriminator.ema is not None:
-            problems.append((("roles", "discriminator", "ema"), "ema applies to the generator only"))
-        if cfg.graph is not None:
-            problems.append((("graph",), "task 'gan' takes its graphs from train.roles.generator.graph and train.roles.discriminator.graph"))
-        for role in ("generator", "discriminator"):
-            rc = getattr(cfg.roles, role)
-            g = rc.graph or role
-            if g not in spec.graphs:
-                where = ("roles", role, "graph") if rc.graph else ("roles",) if "roles" in cfg.model_fields_set else ()
-                problems.append((where, f"spec has no graph {g!r} for the {role}; graphs: {', '.join(spec.graphs)}"))
-            elif rc.output is not None and rc.output not in spec.graphs[g].outputs:
-                problems.append((("roles", role, "output"), f"graph {g!r} has no output {rc.output!r}; outputs: {', '.join(spec.graphs[g].outputs)}"))
-        return problems
 
     # ---- setup ----------------------------------------------------------
     def setup(self) -> None:

@@ -12,11 +12,13 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
 
 from graphspec.train.data import Splits, load_splits
+from graphspec.config.tasks import ClassifySchema, RegressSchema, SequenceSchema
 from graphspec.train.tasks.base import Task, data_error, register_task
 
 
@@ -109,11 +111,50 @@ class _Supervised(Task):
         n, bs = len(self.splits.train), self.cfg.batch_size
         return -(-n // bs)
 
+    @torch.no_grad()
+    def class_report(self, split: str, run_dir) -> dict[str, Any]:
+        """Per-class accuracy on ``split`` and its confusion matrix as ``confusion_<split>.png`` in ``run_dir``
+        (classifiers with one label per example; {} otherwise). Used by ``graphspec evaluate``."""
+        data = getattr(self.splits, split)
+        classes = self.out_type.shape[-1]
+        if self.kind == "regress" or self.per_step or not isinstance(classes, int) or len(data) == 0:
+            return {}
+        from graphspec.train import confusion
+
+        was = self.module.training
+        self.module.eval()
+        cm = torch.zeros(classes, classes, dtype=torch.int64)
+        bs = self.cfg.eval_batch_size or 4 * self.cfg.batch_size
+        for start in range(0, len(data), bs):
+            xs = [a[start : start + bs].to(self.device) for a in data.inputs.values()]
+            y = data.target[start : start + bs]
+            with self.autocast():
+                pred = self.module(*xs).float().argmax(-1).cpu()
+            ok = (y >= 0) & (y < classes)
+            cm += torch.bincount(y[ok] * classes + pred[ok], minlength=classes * classes).reshape(classes, classes)
+        self.module.train(was)
+        names = self.meta.get("class_names") or [str(i) for i in range(classes)]
+        if len(names) != classes:
+            names = [str(i) for i in range(classes)]
+        out: dict[str, Any] = {"per_class": {"split": split, **confusion.per_class(cm.numpy(), names)}}
+        if run_dir is not None:
+            path = confusion.plot(cm.numpy(), names, Path(run_dir) / f"confusion_{split}.png", f"{self.spec.name}: {split} split")
+            out["confusion_matrix"] = str(path)
+        return out
+
+    def save_artifacts(self, run_dir) -> list[str]:
+        """``data.json``: class names and encodings the model needs at inference (graphspec/train/data/mappings.py)."""
+        from graphspec.train.data import mappings
+
+        return mappings.save(run_dir, self.meta)
+
     def has_split(self, split: str) -> bool:
         return len(getattr(self.splits, split)) > 0
 
     def train_batches(self, epoch: int, generator: torch.Generator):
-        return self.batches(self.splits.train.arrays(), generator)
+        from graphspec.train.data.lazy import task_batches
+
+        return task_batches(self, self.splits.train.arrays(), generator, epoch, getattr(self.cfg.data, "workers", 0))
 
     def _loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self.per_step:
@@ -191,33 +232,21 @@ class _Supervised(Task):
 
 
 @register_task
-class ClassifyTask(_Supervised):
+class ClassifyTask(_Supervised, ClassifySchema):
     """Classification: logits [batch, classes] against class numbers."""
 
-    name = "classify"
     kind = "classify"
-    default_metrics = ("accuracy",)
-    metrics_supported = ("loss", "accuracy", "top5_accuracy")
-    data_kinds = ("digits", "digits_rows", "npz", "csv")
 
 
 @register_task
-class SequenceTask(_Supervised):
+class SequenceTask(_Supervised, SequenceSchema):
     """Sequence classification ([batch, classes] per sequence) or next-token prediction ([batch, T, classes] per step)."""
 
-    name = "sequence"
     kind = "sequence"
-    default_metrics = ("accuracy", "perplexity")
-    metrics_supported = ("loss", "accuracy", "top5_accuracy", "perplexity")
-    data_kinds = ("digits_rows", "text", "npz", "csv")
 
 
 @register_task
-class RegressTask(_Supervised):
+class RegressTask(_Supervised, RegressSchema):
     """Regression / forecasting: real-valued targets shaped like the output."""
 
-    name = "regress"
     kind = "regress"
-    default_metrics = ("mse", "mae")
-    metrics_supported = ("loss", "mse", "mae", "rmse", "r2")
-    data_kinds = ("sine", "npz", "csv")

@@ -26,49 +26,14 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Any, Literal, Optional
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
 
-from graphspec.train.config import TrainConfig
+from graphspec.config.tasks import VAESchema
 from graphspec.train.tasks.base import Task, data_error, register_task
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class VAEOutputs(_Strict):
-    """Names of the full graph's outputs."""
-
-    recon: str = "recon"
-    mu: str = "mu"
-    logvar: str = "logvar"
-
-
-class GridConfig(_Strict):
-    """The PNG grids written into the run folder."""
-
-    samples: int = Field(64, ge=1, le=1024, description="images per grid")
-    nrow: Optional[int] = Field(None, ge=1, le=1024, description="images per row (default: square)")
-    image_shape: Optional[list[int]] = Field(None, min_length=2, max_length=3, description="[H, W] or [C, H, W] of one example (default: from the output shape; a flat square vector shows as a square)")
-    scale: int = Field(4, ge=1, le=64, description="screen pixels per image pixel")
-
-
-class VAEConfig(TrainConfig):
-    """``train:`` of task vae."""
-
-    decoder: Optional[str] = Field(None, description="graph that maps z to an example, for samples (default: 'decoder' if the spec has it)")
-    outputs: VAEOutputs = Field(default_factory=VAEOutputs, description="names of the full graph's recon, mu and logvar outputs")
-    reconstruction: Literal["bce", "mse"] = Field("bce", description="bce: binary cross-entropy summed over features (needs outputs in [0, 1]); mse: squared error summed")
-    beta: float = Field(1.0, ge=0, description="weight of the KL term (1: the loss is the negative ELBO)")
-    kl_warmup_epochs: int = Field(0, ge=0, description="raise the KL weight linearly from 0 to beta over this many epochs")
-    eval_samples: int = Field(1, ge=1, le=1000, description="z draws per example when estimating val/test metrics")
-    data_range: tuple[float, float] = Field((0.0, 1.0), description="map the data's [0, 1] onto this range")
-    grid: GridConfig = Field(default_factory=GridConfig)
 
 
 # ----------------------------------------------------------------- shared helpers
@@ -164,47 +129,8 @@ def kl_per_example(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 # ----------------------------------------------------------------- the task
 @register_task
-class VAETask(Task):
+class VAETask(Task, VAESchema):
     """Variational autoencoder: reconstruction + beta * KL, samples from a decoder graph."""
-
-    name = "vae"
-    Config = VAEConfig
-    doc = "variational autoencoder (recon/mu/logvar graph + decoder graph sharing node paths)"
-    default_metrics = ("loss",)
-    metrics_supported = ("loss",)
-    data_kinds = ("digits", "npz")
-
-    @classmethod
-    def _main_graph(cls, cfg, spec) -> str:
-        if cfg.graph:
-            return cfg.graph
-        want = {cfg.outputs.recon, cfg.outputs.mu, cfg.outputs.logvar}
-        for name, g in spec.graphs.items():
-            if want <= set(g.outputs):
-                return name
-        return next(iter(spec.graphs))
-
-    @classmethod
-    def _decoder_graph(cls, cfg, spec, main: str) -> str | None:
-        if cfg.decoder:
-            return cfg.decoder
-        return "decoder" if "decoder" in spec.graphs and main != "decoder" else None
-
-    @classmethod
-    def check_config(cls, cfg, spec) -> list[tuple[tuple, str]]:
-        problems = super().check_config(cfg, spec)
-        if cfg.loss is not None:
-            problems.append((("loss",), "task 'vae' takes no train.loss; set train.reconstruction (bce or mse) and train.beta"))
-        if cfg.decoder is not None and cfg.decoder not in spec.graphs:
-            problems.append((("decoder",), f"spec has no graph {cfg.decoder!r}; graphs: {', '.join(spec.graphs)}"))
-        main = cls._main_graph(cfg, spec)
-        if main in spec.graphs:
-            outs = spec.graphs[main].outputs
-            for role, name in cfg.outputs.model_dump().items():
-                if name not in outs:
-                    where = ("outputs", role) if role in cfg.outputs.model_fields_set else ("graph",) if cfg.graph else ()
-                    problems.append((where, f"graph {main!r} has no output {name!r} (the {role}); outputs: {', '.join(outs)}"))
-        return problems
 
     # ---- setup ----------------------------------------------------------
     def setup(self) -> None:

@@ -1,10 +1,10 @@
-"""The ``train:`` section of a spec: pydantic models (``extra="forbid"``) and located errors.
+"""The ``train:`` section of a spec: pydantic models (``extra="forbid"``).
 
 A spec's ``train:`` mapping is validated in two steps, like nodes: first only
 ``task`` is read, then the task's own config model (a subclass of
-:class:`TrainConfig`, see :mod:`graphspec.train.tasks.base`) validates the
-whole mapping. Errors point at ``file:line:col`` of the offending value through
-the spec's :class:`~graphspec.spec.yamlload.LocatedTree`.
+:class:`TrainConfig`, see :mod:`graphspec.config.tasks`) validates the whole
+mapping. :mod:`graphspec.pipeline` runs both steps inside ``load()`` and
+locates every error at ``file:line:col`` of the offending value.
 
 This module imports no torch: the allowlists of optimizers, schedulers and
 losses are static tables, so ``train:`` can be checked without training.
@@ -19,7 +19,10 @@ from __future__ import annotations
 import math
 from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from graphspec.diagnostics import FieldError
+from graphspec.config.data import InitFromConfig, ParamGroupConfig, TransformsConfig, folder_kind
 
 # ----------------------------------------------------------------- allowlists
 # optimizer name -> options it accepts besides lr and weight_decay
@@ -70,12 +73,12 @@ METRICS = ("accuracy", "top5_accuracy", "loss", "mse", "mae", "rmse", "r2", "per
 TASKS = ("classify", "regress", "sequence", "vae", "gan", "dqn")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # schemas built on first use: validate start-up
 
 
 # ----------------------------------------------------------------- sections
-class OptimizerConfig(_Strict):
+class OptimizerConfig(StrictModel):
     """torch.optim optimizer: a name from the allowlist and its options."""
 
     name: Literal[tuple(OPTIMIZERS)] = Field("Adam", description="torch.optim class")  # type: ignore[valid-type]
@@ -91,6 +94,7 @@ class OptimizerConfig(_Strict):
     centered: Optional[bool] = None
     lr_decay: Optional[float] = Field(None, ge=0)
     rho: Optional[float] = Field(None, ge=0, le=1)
+    param_groups: Optional[list[ParamGroupConfig]] = Field(None, description="per-parameter options: [{params: 'fc*', lr: ...}], first match wins; the rest use the options above")
 
     @field_validator("betas")
     @classmethod
@@ -104,7 +108,7 @@ class OptimizerConfig(_Strict):
         allowed = OPTIMIZERS[self.name]
         for opt in OPTIMIZER_OPTIONS:
             if getattr(self, opt) is not None and opt not in allowed:
-                raise _FieldError(opt, f"{self.name} takes no option {opt!r}; it takes lr, weight_decay" + "".join(f", {a}" for a in allowed))
+                raise FieldError(opt, f"{self.name} takes no option {opt!r}; it takes lr, weight_decay" + "".join(f", {a}" for a in allowed))
         return self
 
     def kwargs(self) -> dict[str, Any]:
@@ -115,7 +119,7 @@ class OptimizerConfig(_Strict):
         return out
 
 
-class ScheduleConfig(_Strict):
+class ScheduleConfig(StrictModel):
     """torch.optim.lr_scheduler schedule, with an optional linear warmup.
 
     ``interval`` says when the schedule advances: after every optimizer step
@@ -151,17 +155,17 @@ class ScheduleConfig(_Strict):
         allowed = SCHEDULES[self.name]
         for opt in SCHEDULE_OPTIONS:
             if getattr(self, opt) is not None and opt not in allowed:
-                raise _FieldError(opt, f"{self.name} takes no option {opt!r}" + (f"; it takes {', '.join(allowed)}" if allowed else ""))
+                raise FieldError(opt, f"{self.name} takes no option {opt!r}" + (f"; it takes {', '.join(allowed)}" if allowed else ""))
         if self.name == "StepLR" and self.step_size is None:
-            raise _FieldError("step_size", "StepLR needs step_size")
+            raise FieldError("step_size", "StepLR needs step_size")
         if self.name == "MultiStepLR" and not self.milestones:
-            raise _FieldError("milestones", "MultiStepLR needs milestones (a list of increasing counts)")
+            raise FieldError("milestones", "MultiStepLR needs milestones (a list of increasing counts)")
         if self.name == "ExponentialLR" and self.gamma is None:
-            raise _FieldError("gamma", "ExponentialLR needs gamma")
+            raise FieldError("gamma", "ExponentialLR needs gamma")
         if self.name in ("OneCycleLR", "ReduceLROnPlateau") and self.interval is not None:
             want = "step" if self.name == "OneCycleLR" else "epoch"
             if self.interval != want:
-                raise _FieldError("interval", f"{self.name} advances per {want}")
+                raise FieldError("interval", f"{self.name} advances per {want}")
         return self
 
     @property
@@ -178,7 +182,7 @@ class ScheduleConfig(_Strict):
         return {o: getattr(self, o) for o in SCHEDULES[self.name] if getattr(self, o) is not None}
 
 
-class LossConfig(_Strict):
+class LossConfig(StrictModel):
     """A torch.nn loss by class name, with its options; ``loss: MSELoss`` is short for ``{name: MSELoss}``."""
 
     name: Literal[tuple(LOSSES)]  # type: ignore[valid-type]
@@ -201,14 +205,14 @@ class LossConfig(_Strict):
         allowed = LOSSES[self.name]
         for opt in ("label_smoothing", "ignore_index", "beta", "delta", "log_target", "eps", "full", "log_input"):
             if getattr(self, opt) is not None and opt not in allowed:
-                raise _FieldError(opt, f"{self.name} takes no option {opt!r}" + (f"; it takes {', '.join(allowed)}" if allowed else ""))
+                raise FieldError(opt, f"{self.name} takes no option {opt!r}" + (f"; it takes {', '.join(allowed)}" if allowed else ""))
         return self
 
     def kwargs(self) -> dict[str, Any]:
         return {o: getattr(self, o) for o in LOSSES[self.name] if getattr(self, o) is not None}
 
 
-class EarlyStoppingConfig(_Strict):
+class EarlyStoppingConfig(StrictModel):
     """Stop when ``metric`` has not improved for ``patience`` epochs; ``best`` weights follow the same metric."""
 
     metric: str = Field("val_loss", description="a logged metric, e.g. val_loss or val_accuracy")
@@ -233,7 +237,7 @@ def metric_mode(metric: str) -> str:
 DATA_BUILTINS = ("digits", "digits_rows", "sine")
 
 
-class DataConfig(_Strict):
+class DataConfig(StrictModel):
     """Where the examples come from.
 
     ``source`` is ``digits`` (images [N,1,8,8] in 0..1), ``digits_rows`` (the
@@ -244,7 +248,7 @@ class DataConfig(_Strict):
     ``data: {source: digits}``. Relative paths are relative to the spec file.
     """
 
-    source: str = Field(description="digits | digits_rows | sine | text:PATH | PATH.npz | PATH.csv")
+    source: str = Field(description="digits | digits_rows | sine | text:PATH | PATH.npz | PATH.npy | PATH.csv | images:DIR | mnist:DIR | fashion_mnist:DIR | cifar10:DIR | cifar100:DIR")
     target: Optional[str] = Field(None, description="target array (.npz) or column (.csv); default 'target' (.npz) or the last column (.csv)")
     columns: Optional[list[str]] = Field(None, description=".csv: feature columns (default: all but the target)")
     input: Optional[str] = Field(None, description=".csv: graph input fed the feature columns (default: the only input)")
@@ -254,6 +258,17 @@ class DataConfig(_Strict):
     samples: Optional[int] = Field(None, gt=0, le=10_000_000, description="sine: examples generated (default 2000)")
     horizon: int = Field(1, gt=0, le=10_000, description="sine: future values to predict")
     noise: float = Field(0.05, ge=0, description="sine: standard deviation of added noise")
+    # users' data (graphspec/config/data.py, docs/training.md "Your own data")
+    transforms: Optional[TransformsConfig] = Field(None, description="image sources: decode, resize, crop, flip, normalize")
+    on_bad_file: Literal["stop", "skip"] = Field("stop", description="images: a broken or non-image file stops the run, or is skipped with a warning")
+    workers: int = Field(0, ge=0, le=64, description="DataLoader worker processes decoding batches (images without cache, .npy)")
+    cache: Optional[bool] = Field(None, description="images: keep decoded images in memory (default: when they take at most 512 MiB)")
+    categorical: Optional[list[str]] = Field(None, description=".csv: feature columns holding categories (text columns are categorical anyway)")
+    encoding: Literal["onehot", "codes"] = Field("onehot", description=".csv: categorical features as one-hot floats, or integer codes for an Embedding input")
+    standardize: Union[bool, list[str]] = Field(False, description=".csv: standardise numeric feature columns (all, or these) with the training split's mean/std")
+    unknown: Literal["error", "zero"] = Field("error", description=".csv: a category the training split lacks is an error, or all-zero one-hot / code 0")
+    inputs: Optional[dict[str, list[str]]] = Field(None, description=".csv: graph input -> its columns (default: input gets columns)")
+    mmap: Optional[bool] = Field(None, description=".npy/.npz: read examples from disk per batch (default: on for .npy; .npz members must be stored uncompressed)")
     options: dict[str, Any] = Field(default_factory=dict, description="extra options read by custom tasks")
 
     @model_validator(mode="before")
@@ -264,11 +279,15 @@ class DataConfig(_Strict):
     @field_validator("source")
     @classmethod
     def _source(cls, v: str) -> str:
-        if v in DATA_BUILTINS or v.startswith("text:") or v.endswith((".npz", ".csv")):
+        if folder_kind(v):
+            if not v.partition(":")[2]:
+                raise ValueError(f"{v} needs a folder, e.g. {v}data/{v.rstrip(':')}")
+            return v
+        if v in DATA_BUILTINS or v.startswith("text:") or v.endswith((".npz", ".csv", ".npy")):
             if v == "text:":
                 raise ValueError("text: needs a path, e.g. text:graphspec/train/data/tiny.txt")
             return v
-        raise ValueError(f"unknown data source {v!r}; use digits, digits_rows, sine, text:PATH, PATH.npz or PATH.csv")
+        raise ValueError(f"unknown data source {v!r}; use digits, digits_rows, sine, text:PATH, PATH.npz, PATH.npy, PATH.csv, images:DIR, mnist:DIR, fashion_mnist:DIR, cifar10:DIR or cifar100:DIR")
 
     @property
     def kind(self) -> str:
@@ -276,10 +295,12 @@ class DataConfig(_Strict):
             return self.source
         if self.source.startswith("text:"):
             return "text"
-        return "npz" if self.source.endswith(".npz") else "csv"
+        if folder_kind(self.source):
+            return folder_kind(self.source)
+        return self.source.rsplit(".", 1)[-1]
 
 
-class TrainConfig(_Strict):
+class TrainConfig(StrictModel):
     """Options every task shares. Tasks subclass it to add their own fields."""
 
     task: Literal[TASKS] = Field(description="classify | regress | sequence | vae | gan | dqn")  # type: ignore[valid-type]
@@ -300,6 +321,13 @@ class TrainConfig(_Strict):
     val_split: float = Field(0.15, ge=0, lt=1, description="fraction of the examples held out for validation")
     test_split: float = Field(0.15, ge=0, lt=1, description="fraction held out for the final test")
     split_seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of the train/val/test split (fixed, independent of seed)")
+    init_from: Optional[InitFromConfig] = Field(None, description="start from these weights (fine-tuning), see docs/training.md")
+    freeze: Optional[list[str]] = Field(None, description="globs over node paths / parameter names whose parameters are not trained")
+    freeze_bn_eval: bool = Field(True, description="frozen BatchNorm layers stay in eval mode (running statistics fixed)")
+    loggers: list[Literal["tensorboard", "mlflow"]] = Field(
+        default_factory=lambda: ["tensorboard"],
+        description="experiment trackers: tensorboard (event files in the run folder), mlflow (needs graphspec[mlflow]); [] for none",
+    )
 
     @field_validator("metrics")
     @classmethod
@@ -313,7 +341,7 @@ class TrainConfig(_Strict):
     @model_validator(mode="after")
     def _splits(self):
         if self.val_split + self.test_split >= 1:
-            raise _FieldError("val_split", f"val_split + test_split must be below 1. Received: {self.val_split} + {self.test_split}")
+            raise FieldError("val_split", f"val_split + test_split must be below 1. Received: {self.val_split} + {self.test_split}")
         return self
 
     @property
@@ -327,118 +355,6 @@ class TrainConfig(_Strict):
         if self.early_stopping and self.early_stopping.metric == self.monitor and self.early_stopping.mode:
             return self.early_stopping.mode
         return metric_mode(self.monitor)
-
-
-class _FieldError(ValueError):
-    """A cross-field problem pinned to one field (turned into that field's location)."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-
-
-# ----------------------------------------------------------------- validation
-def parse_train(train: Any, *, tree=None, spec=None, prefix: tuple = ("train",)):
-    """Validate a resolved ``train:`` mapping; raise GraphspecError with located diagnostics.
-
-    ``tree`` is the spec's LocatedTree (re-parsed from ``spec.text`` when only
-    ``spec`` is given). Returns the task's config model instance.
-    """
-    from graphspec.errors import Collector, GraphspecError, Location, did_you_mean
-
-    if tree is None and spec is not None:
-        tree = spec_tree(spec)
-    out = Collector()
-
-    def where(loc: tuple, key: bool = False):
-        if tree is None:
-            return None
-        return tree.loc(prefix + tuple(loc), key=key)
-
-    if train is None:
-        raise GraphspecError.one(
-            "missing-field",
-            "the spec has no 'train:' section",
-            location=where(()) if tree is not None else None,
-            hint="add one (see docs/training.md), or pass it with --set train.task=classify --set train.data=digits",
-        )
-    if not isinstance(train, dict):
-        raise GraphspecError.one("bad-type", f"'train' must be a mapping. Received: {type(train).__name__}", location=where(()))
-    from graphspec.train.tasks import get_task, task_names
-
-    task = train.get("task")
-    if task is None:
-        out.add("missing-field", "missing field 'train.task'", location=where(()), hint="tasks: " + ", ".join(task_names()))
-        out.raise_if_errors()
-    if not isinstance(task, str) or task not in task_names():
-        out.add(
-            "bad-value",
-            f"train.task: unknown task {task!r}",
-            location=where(("task",)),
-            hint=(did_you_mean(str(task), task_names()) if isinstance(task, str) else None) or "tasks: " + ", ".join(task_names()),
-        )
-        out.raise_if_errors()
-    model = get_task(task).Config
-    try:
-        cfg = model.model_validate(train)
-    except ValidationError as exc:
-        _located(exc, model, where, out, prefix)
-        out.raise_if_errors()
-        raise  # pragma: no cover
-    return cfg
-
-
-def _located(exc: ValidationError, model, where, out, prefix: tuple) -> None:
-    from graphspec.errors import did_you_mean
-    from graphspec.spec.loader import _fields_at
-
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        ctx_err = (err.get("ctx") or {}).get("error")
-        if isinstance(ctx_err, _FieldError):
-            loc = loc + (ctx_err.field,)
-            msg = str(ctx_err)
-            out.add("bad-value", f"{'.'.join(map(str, prefix + loc))}: {msg}", location=where(loc))
-            continue
-        # strip pydantic's union/tagged branches ("str", "DataConfig", "function-before[...]")
-        loc = tuple(p for p in loc if not (isinstance(p, str) and (p[:1].isupper() or "[" in p or p in ("str", "int", "float"))))
-        dotted = ".".join(map(str, prefix + loc))
-        received = err.get("input")
-        if err["type"] == "extra_forbidden":
-            fields = _fields_at(model, loc[:-1])
-            out.add(
-                "unknown-field",
-                f"unknown field {loc[-1]!r} in {'.'.join(map(str, prefix + loc[:-1]))}",
-                location=where(loc, key=True),
-                hint=did_you_mean(str(loc[-1]), fields) or ("fields: " + ", ".join(fields) if fields else None),
-            )
-        elif err["type"] == "missing":
-            out.add("missing-field", f"missing field {dotted!r}", location=where(loc[:-1]))
-        else:
-            shown = received if not isinstance(received, (dict, list)) else type(received).__name__
-            msg = err["msg"]
-            if msg.startswith("Value error, "):
-                msg = msg[len("Value error, ") :]
-            hint = None
-            if err["type"] == "literal_error" and isinstance(received, str):
-                choices = [c.strip().strip("'") for c in msg.split("Input should be ", 1)[-1].replace(" or ", ",").split(",")]
-                hint = did_you_mean(received, [c for c in choices if c])
-            out.add(
-                "bad-type" if ("type" in err["type"] or err["type"].endswith("_parsing")) and err["type"] != "literal_error" else "bad-value",
-                f"{dotted}: {msg}. Received: {shown!r}",
-                location=where(loc),
-                hint=hint,
-            )
-
-
-def spec_tree(spec):
-    """The LocatedTree of a loaded spec's main file (for locating train: errors)."""
-    from graphspec.spec.yamlload import parse
-
-    try:
-        return parse(spec.text, spec.path or "<spec>")
-    except Exception:  # pragma: no cover - the spec loaded, so it parses
-        return None
 
 
 def finite(x: float) -> bool:

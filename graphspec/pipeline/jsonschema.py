@@ -33,6 +33,8 @@ _NODE_KEYS_DOC = {
     "in": "inputs: a node name, 'node.port', a list of them (port order), or a mapping port: node",
     "repeat": "stack this node N times (children name.0 .. name.N-1, each fed by the previous; ${i} is the index)",
     "share": "reuse the weights of an earlier node of this scope (same op and parameters)",
+    "names": "names of the repeat's copies: an expression over i ('layer${i + 1}') or a list of names",
+    "when": "the node exists only when this is true (an expression over the scope's params)",
     "doc": "free text, ignored by graphspec",
 }
 
@@ -295,6 +297,8 @@ class _NodeKeys(BaseModel):
     in_: Optional[RefT] = Field(None, alias="in", description=_NODE_KEYS_DOC["in"])
     repeat: Optional[int] = Field(None, ge=1, le=10_000, description=_NODE_KEYS_DOC["repeat"])
     share: Optional[str] = Field(None, description=_NODE_KEYS_DOC["share"])
+    names: Optional[Union[str, list[str]]] = Field(None, description=_NODE_KEYS_DOC["names"])
+    when: Optional[Union[bool, str]] = Field(None, description=_NODE_KEYS_DOC["when"])
     doc: Optional[str] = Field(None, description=_NODE_KEYS_DOC["doc"])
 
 
@@ -370,6 +374,53 @@ def _merge_defs(into: dict, new: dict) -> None:
         into[k] = v
 
 
+# train: models that also take a bare string (``data: digits``, ``loss: MSELoss``, ``env: CartPole-v1``)
+_SHORTHAND_MODELS = ("DataConfig", "LossConfig", "EnvConfig")
+
+
+def _train_defs(defs: dict) -> dict:
+    """``train:`` as one definition per task (the task's config model), dispatched on ``task``.
+
+    Values may be ``${...}`` expressions, as in the file (they are resolved with the params).
+    """
+    from graphspec.config.tasks import task_names, task_schema
+
+    names = [n for n in task_names() if task_schema(n).__module__.startswith("graphspec.")]
+    for name in names:
+        s = task_schema(name).Config.model_json_schema(mode="validation", ref_template="#/$defs/{model}")
+        sub = s.pop("$defs", {})
+        _merge_defs(defs, {k: _exprify_model(v) for k, v in sub.items()})
+        defs[f"Train_{name}"] = _exprify_model(s)
+    for model in _SHORTHAND_MODELS:
+        if model in defs:
+            defs[model] = {"anyOf": [{k: v for k, v in defs[model].items() if k != "description"}, {"type": "string"}], "description": defs[model].get("description", "")}
+    return {
+        "description": "training recipe (see docs/training.md); 'task' picks the fields",
+        "type": "object",
+        "required": ["task"],
+        "properties": {"task": {"enum": names}},
+        "allOf": [{"if": {"properties": {"task": {"const": n}}, "required": ["task"]}, "then": {"$ref": f"#/$defs/Train_{n}"}} for n in names],
+    }
+
+
+def _sweep_def(defs: dict) -> dict:
+    """``sweep:`` from its pydantic model (graphspec sweep's search space)."""
+    from graphspec.config.sweep import SweepConfig
+
+    s = SweepConfig.model_json_schema(mode="validation", ref_template="#/$defs/{model}")
+    _merge_defs(defs, s.pop("$defs", {}))
+    s["description"] = "search space and study settings of 'graphspec sweep' (see docs/training.md)"
+    return s
+
+
+def _exprify_model(s: dict) -> dict:
+    """A model's JSON schema whose property values may also be ``${...}`` expressions."""
+    s = dict(s)
+    if "properties" in s:
+        s["properties"] = {k: _with_expr(v) for k, v in s["properties"].items()}
+    return s
+
+
 def builtin_ops() -> list:
     """The ops that ship with graphspec (not those of installed plugins)."""
     from graphspec.ops import registry
@@ -405,7 +456,7 @@ def build(ops: Iterable | None = None) -> dict:
         for c in ops:
             d = node_defs[c.op_name]
             d["title"] = c.op_name
-            reserved = {"op", "in", "share", "doc"}
+            reserved = {"op", "in", "share", "doc", "names", "when"}
             for pname, ps in list(d.get("properties", {}).items()):
                 if pname == "repeat":
                     d["properties"][pname] = {"anyOf": [{"$ref": "#/$defs/Repeat"}, {"$ref": "#/$defs/Expr"}], "description": _NODE_KEYS_DOC["repeat"]}
@@ -414,9 +465,11 @@ def build(ops: Iterable | None = None) -> dict:
             props = d["properties"]
             props["in"] = {"$ref": "#/$defs/Ref", "description": _NODE_KEYS_DOC["in"]}
             props["share"] = {"type": "string", "description": _NODE_KEYS_DOC["share"]}
+            props["names"] = {"$ref": "#/$defs/CopyNames"}
+            props["when"] = {"$ref": "#/$defs/When"}
             props["doc"] = {"type": "string", "description": _NODE_KEYS_DOC["doc"]}
             # op first, then its parameters, then the graph keys
-            graph_keys = ("in", "repeat", "share", "doc")
+            graph_keys = ("in", "repeat", "names", "when", "share", "doc")
             d["properties"] = {"op": props["op"], **{k: v for k, v in props.items() if k != "op" and k not in graph_keys}, **{k: props[k] for k in graph_keys}}
             summary = _doc_parts(c)[0]
             if summary:
@@ -452,6 +505,8 @@ def build(ops: Iterable | None = None) -> dict:
         ],
     }
     defs["Repeat"] = {"type": "integer", "minimum": 1, "maximum": 10_000}
+    defs["CopyNames"] = {"description": _NODE_KEYS_DOC["names"], "anyOf": [{"$ref": "#/$defs/Expr"}, {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/NodeName"}}]}
+    defs["When"] = {"description": _NODE_KEYS_DOC["when"], "anyOf": [{"type": "boolean"}, {"$ref": "#/$defs/Expr"}]}
     defs["SequentialNode"] = {
         "type": "object",
         "title": "Sequential",
@@ -466,6 +521,8 @@ def build(ops: Iterable | None = None) -> dict:
                 "description": "nodes without 'in' or 'share'; a layer may 'repeat'",
             },
             "repeat": {"anyOf": [{"$ref": "#/$defs/Repeat"}, {"$ref": "#/$defs/Expr"}], "description": _NODE_KEYS_DOC["repeat"]},
+            "names": {"$ref": "#/$defs/CopyNames"},
+            "when": {"$ref": "#/$defs/When"},
             "doc": {"type": "string"},
         },
         "required": ["op", "layers"],
@@ -477,14 +534,21 @@ def build(ops: Iterable | None = None) -> dict:
         "description": "a call of a block defined under 'blocks:' (or imported as alias.block); other keys are the block's params",
         "properties": {
             "op": {
-                "type": "string",
-                "pattern": r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$",
-                # not an op name, in any letter case: 'Conv2D' is a typo, not a block
-                "not": {"pattern": _any_case(names + ["Sequential"])},
-                "description": "a block name, or alias.block for an imported one",
+                "anyOf": [
+                    {
+                        "type": "string",
+                        "pattern": r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$",
+                        # not an op name, in any letter case: 'Conv2D' is a typo, not a block
+                        "not": {"pattern": _any_case(names + ["Sequential"])},
+                    },
+                    {"$ref": "#/$defs/Expr"},  # op: "${act}", checked once resolved
+                ],
+                "description": "a block name, alias.block for an imported one, or an expression naming an op or block",
             },
             "in": {"$ref": "#/$defs/Ref"},
             "repeat": {"anyOf": [{"$ref": "#/$defs/Repeat"}, {"$ref": "#/$defs/Expr"}], "description": _NODE_KEYS_DOC["repeat"]},
+            "names": {"$ref": "#/$defs/CopyNames"},
+            "when": {"$ref": "#/$defs/When"},
             "doc": {"type": "string"},
         },
         "required": ["op"],
@@ -507,11 +571,13 @@ def build(ops: Iterable | None = None) -> dict:
     }
     defs["Nodes"] = {
         "type": "object",
-        "description": "node name -> node; names are identifiers and become module paths",
-        "propertyNames": {"$ref": "#/$defs/Name"},
+        "description": "node name -> node; names become module paths (identifiers recommended; no '.')",
+        "propertyNames": {"$ref": "#/$defs/NodeName"},
         "additionalProperties": {"$ref": "#/$defs/Node"},
     }
     defs["Name"] = {"type": "string", "pattern": r"^(?!__)[A-Za-z_][A-Za-z0-9_]*$"}
+    # torch module names (graphspec.spec.schema.node_name_problem; keywords are refused there too)
+    defs["NodeName"] = {"type": "string", "pattern": r"^(?!__)[^.'\"\\\x00-\x1f\x7f]+$"}
     # a mapping with 'type' is the long form {type, default, doc}; anything else is a default
     # value (null: required), or the long form without 'type' (the type follows the default)
     defs["BlockParam"] = {
@@ -531,6 +597,10 @@ def build(ops: Iterable | None = None) -> dict:
     # wire the node types into the file structure
     for holder in (root, defs["GraphDecl"], defs["BlockDecl"]):
         holder["properties"]["nodes"] = {"$ref": "#/$defs/Nodes"}
+    defs["Train"] = _train_defs(defs)
+    root["properties"]["train"] = {"$ref": "#/$defs/Train"}
+    defs["Sweep"] = _sweep_def(defs)
+    root["properties"]["sweep"] = {"$ref": "#/$defs/Sweep"}
     # optional at the top level means "may be absent": an explicit null is an error for the loader too
     for name in ("inputs", "outputs", "graphs", "train"):
         prop = root["properties"][name]
