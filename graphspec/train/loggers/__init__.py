@@ -15,6 +15,16 @@ from graphspec.train.callbacks import Callback
 LOGGERS = ("tensorboard", "mlflow")
 
 
+def require(package: str, logger: str, hint: str) -> None:
+    """Exit 9 (``dependency``) when ``package`` is not installed, before the run folder exists."""
+    import importlib.util
+
+    if importlib.util.find_spec(package) is None:
+        from graphspec.errors import GraphspecError
+
+        raise GraphspecError.one("dependency", f"the {logger} logger needs the {package!r} package", hint=hint)
+
+
 def make_loggers(names: list[str], *, mlflow_uri: str | None = None) -> list[Callback]:
     """The logger callbacks for ``names`` (duplicates ignored); a missing package is exit 9, before the run starts."""
     out: list[Callback] = []

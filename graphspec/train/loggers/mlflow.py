@@ -27,26 +27,16 @@ from typing import Any
 
 from graphspec.errors import GraphspecError
 from graphspec.train.callbacks import Callback
+from graphspec.train.loggers import require
 
 _SKIP = {"epoch", "step"}
 _ARTIFACTS = ("best.safetensors", "model.onnx", "results.json", "metrics.csv", "metrics.jsonl", "loss.png", "metrics.png", "lr.png")
 _PARAM_MAX = 500  # characters of one param value kept (MLflow's limit is a few thousand)
 
 
-def _require() -> None:
-    import importlib.util
-
-    if importlib.util.find_spec("mlflow") is None:
-        raise GraphspecError.one(
-            "dependency",
-            "the mlflow logger needs the 'mlflow' package",
-            hint="pip install 'graphspec[mlflow]' (or drop mlflow from train.loggers / --mlflow)",
-        )
-
-
 class MLflowLogger(Callback):
     def __init__(self, uri: str | None = None, experiment: str | None = None, onnx: bool = True) -> None:
-        _require()
+        require("mlflow", "mlflow", "pip install 'graphspec[mlflow]' (or drop mlflow from train.loggers / --mlflow)")
         self.uri = uri
         self.experiment = experiment
         self.onnx = onnx

@@ -27,27 +27,14 @@ from typing import Any
 
 from graphspec.train.callbacks import Callback
 from graphspec.train.helper import Helper
-from graphspec.train.loggers import run_params
+from graphspec.train.loggers import require, run_params
 
 _SKIP = {"step", "epoch_s", "wall_s"}
 
 
-def _require() -> None:
-    import importlib.util
-
-    from graphspec.errors import GraphspecError
-
-    if importlib.util.find_spec("tensorboard") is None:
-        raise GraphspecError.one(
-            "dependency",
-            "the tensorboard logger needs the 'tensorboard' package",
-            hint="pip install tensorboard, or turn it off with --set 'train.loggers=[]'",
-        )
-
-
 class TensorBoardLogger(Callback):
     def __init__(self) -> None:
-        _require()
+        require("tensorboard", "tensorboard", "pip install tensorboard, or turn it off with --set 'train.loggers=[]'")
         self._helper: Helper | None = None
         self._sink = None  # in-process EventSink, when the helper cannot run
         self._steps: list[tuple[int, float, dict[str, float], float | None]] = []
