@@ -101,10 +101,15 @@ def main(argv=None) -> int:
         for name in args.only or SPECS:
             rows.append(one(name, runs, Path(tmp)))
             print(f"{name}: {'ok' if rows[-1]['ok'] else 'MISSED'}", flush=True)
-    text = table(rows)
-    print(text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"rows": rows, "table": text, "all_ok": all(r["ok"] for r in rows)}, indent=2) + "\n")
+    print(table(rows))
+    out = Path(args.out)
+    # a run updates its specs' rows and keeps the others (char_lm runs alone, with --only)
+    kept = {r["spec"]: r for r in (json.loads(out.read_text())["rows"] if out.exists() else [])}
+    kept.update({r["spec"]: r for r in rows})
+    order = SPECS + EXTRA
+    merged = sorted(kept.values(), key=lambda r: order.index(r["spec"]) if r["spec"] in order else len(order))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"rows": merged, "table": table(merged), "all_ok": all(r["ok"] for r in merged)}, indent=2) + "\n")
     return 0 if all(r["ok"] for r in rows) else 1
 
 
