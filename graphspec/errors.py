@@ -30,6 +30,7 @@ class ExitCode(IntEnum):
     DIVERGED = 7  # training produced a NaN/Inf loss
     CHECKPOINT = 8  # a checkpoint or run folder is corrupt or incompatible
     DEPENDENCY = 9  # an optional dependency or a requested provider is absent
+    UNSUPPORTED = 10  # graphspec import: the model uses something no op expresses
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -99,6 +100,8 @@ ERROR_CODES: dict[str, ExitCode] = {
     "dependency": ExitCode.DEPENDENCY,
     "provider": ExitCode.DEPENDENCY,
     "export": ExitCode.SPEC,
+    "import-unsupported": ExitCode.UNSUPPORTED,  # graphspec import: a module, call or trace no op maps
+    "import-callable": ExitCode.USAGE,  # graphspec import: PACKAGE.MODULE:CALLABLE missing, failing or not a model
     "internal": ExitCode.INTERNAL,
 }
 

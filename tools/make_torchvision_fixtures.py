@@ -14,10 +14,10 @@ them with the compiled zoo spec in any environment, torchvision or not.
 torchvision does not install beside the project's torch, so run this in a
 separate environment:
 
-    python -m venv /work/venv-tv
-    /work/venv-tv/bin/pip install torch==2.14.1 torchvision==0.29.1 pyyaml pydantic networkx numpy pytest
-    /work/venv-tv/bin/pip install --no-deps -e .
-    /work/venv-tv/bin/python tools/make_torchvision_fixtures.py
+    python -m venv /work/tvenv
+    /work/tvenv/bin/pip install torch==2.14.1 torchvision==0.29.1 pyyaml pydantic networkx numpy pytest
+    /work/tvenv/bin/pip install --no-deps -e .
+    /work/tvenv/bin/python tools/make_torchvision_fixtures.py
 
 This file is also imported by tests/integration/test_torchvision_parity.py for
 the two deterministic helpers, so keep them free of torchvision imports.

@@ -9,15 +9,21 @@ compiled module, whose
   compiled module loads with ``strict=True``), and
 - ``forward`` is the code torch.fx generated for the compiled module.
 
-Leaf modules are written as constructor expressions. For the torch.nn classes
-and the custom classes of :mod:`graphspec.backends.torch_modules` the
-expression is built from the module's attributes (:data:`WRITERS`); for any
-other class, ``repr()`` is tried. Every expression is checked by evaluating it
-and comparing the result with the original module (class, parameter and buffer
-shapes, and every public configuration attribute, recursively), so a file that
-builds something else is never written. The source of every non-torch class
-used (and of :class:`~graphspec.backends.torch_fx.Block`) is copied into the
-file with ``inspect.getsource``.
+Leaf modules are written from the op registry, with no table of torch classes
+here: each op describes the module it builds as a
+:class:`~graphspec.ops.registry.TorchCall` (a class import path and literal
+arguments), the same call ``build_torch`` instantiates, and codegen writes it as
+``nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)``, leaving out
+keyword arguments equal to the class's defaults. A Parameter node is written as
+``nn.Parameter(<its init>)`` from the op's ``init_source``. Every expression is
+checked by evaluating it and comparing the result with the compiled module
+(class, parameter and buffer shapes, and every public configuration attribute,
+recursively), so a file that builds something else is never written. An op that
+overrides ``build_torch`` without a ``torch_call`` (a third-party op whose module
+is not one constructor call of literals) cannot be written: a
+:class:`CodegenError` naming the node (exit code 3). The source of every non-torch
+class used (and of :class:`~graphspec.backends.torch_fx.Block`) is copied into
+the file with ``inspect.getsource``.
 """
 
 from __future__ import annotations
@@ -29,17 +35,18 @@ import os
 import operator
 import typing
 from collections import OrderedDict
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
 
-from graphspec.backends import torch_modules
-from graphspec.backends.torch_fx import Block, Sequential, compile_graph, is_numbered, module_tree
+from graphspec.backends.torch_fx import Block, Sequential, compile_graph, input_types, is_numbered, module_owners, module_tree
 from graphspec.errors import GraphspecError
 from graphspec.graph.model import Graph, Spec
+from graphspec.ops.registry import Op, TorchCall
+from graphspec.passes.subgraph import extract
 
-__all__ = ["generate", "module_expr", "CodegenError"]
+__all__ = ["generate", "call_expr", "leaf_expr", "CodegenError"]
 
 HEADER_IMPORTS = [
     "import math",
@@ -86,138 +93,7 @@ def call(name: str, *args: Any, **kwargs: Any) -> str:
     return f"{name}({', '.join(parts)})"
 
 
-# ---------------------------------------------------------------- writers
-
-Writer = Callable[[nn.Module, str], str]  # (module, class expression) -> constructor expression
-
-
-def _conv(m: nn.Module, cls: str) -> str:
-    kw: dict[str, Any] = dict(stride=m.stride, padding=m.padding)
-    if isinstance(m, nn.modules.conv._ConvTransposeNd):
-        kw["output_padding"] = m.output_padding
-    kw.update(dilation=m.dilation, groups=m.groups, bias=m.bias is not None, padding_mode=m.padding_mode)
-    return call(cls, m.in_channels, m.out_channels, m.kernel_size, **kw)
-
-
-def _linear(m: nn.Linear, cls: str) -> str:
-    return call(cls, m.in_features, m.out_features, bias=m.bias is not None)
-
-
-def _batchnorm(m, cls: str) -> str:
-    return call(cls, m.num_features, eps=m.eps, momentum=m.momentum, affine=m.affine, track_running_stats=m.track_running_stats)
-
-
-def _layernorm(m: nn.LayerNorm, cls: str) -> str:
-    bias = getattr(m, "bias", None) is not None or not m.elementwise_affine
-    return call(cls, tuple(m.normalized_shape), eps=m.eps, elementwise_affine=m.elementwise_affine, bias=bias)
-
-
-def _groupnorm(m: nn.GroupNorm, cls: str) -> str:
-    return call(cls, m.num_groups, m.num_channels, eps=m.eps, affine=m.affine)
-
-
-def _maxpool(m, cls: str) -> str:
-    return call(cls, m.kernel_size, stride=m.stride, padding=m.padding, dilation=m.dilation, return_indices=m.return_indices, ceil_mode=m.ceil_mode)
-
-
-def _avgpool(m, cls: str) -> str:
-    kw = dict(stride=m.stride, padding=m.padding, ceil_mode=m.ceil_mode, count_include_pad=m.count_include_pad)
-    if hasattr(m, "divisor_override"):
-        kw["divisor_override"] = m.divisor_override
-    return call(cls, m.kernel_size, **kw)
-
-
-def _upsample(m: nn.Upsample, cls: str) -> str:
-    return call(cls, size=m.size, scale_factor=m.scale_factor, mode=m.mode, align_corners=m.align_corners,
-                recompute_scale_factor=m.recompute_scale_factor)
-
-
-def _embedding(m: nn.Embedding, cls: str) -> str:
-    return call(cls, m.num_embeddings, m.embedding_dim, padding_idx=m.padding_idx, max_norm=m.max_norm,
-                norm_type=m.norm_type, scale_grad_by_freq=m.scale_grad_by_freq, sparse=m.sparse)
-
-
-def _rnn(m: nn.RNNBase, cls: str) -> str:
-    kw: dict[str, Any] = {}
-    if isinstance(m, nn.RNN):
-        kw["nonlinearity"] = m.nonlinearity
-    kw.update(num_layers=m.num_layers, bias=m.bias, batch_first=m.batch_first, dropout=float(m.dropout), bidirectional=m.bidirectional)
-    if isinstance(m, nn.LSTM) and m.proj_size:
-        kw["proj_size"] = m.proj_size
-    return call(cls, m.input_size, m.hidden_size, **kw)
-
-
-def _mha(m: nn.MultiheadAttention, cls: str) -> str:
-    kw: dict[str, Any] = dict(
-        dropout=float(m.dropout),
-        bias=m.in_proj_bias is not None,
-        add_bias_kv=m.bias_k is not None,
-        add_zero_attn=m.add_zero_attn,
-        kdim=m.kdim,
-        vdim=m.vdim,
-        batch_first=m.batch_first,
-    )
-    if "causal" in m.__dict__:
-        kw["causal"] = m.causal
-    return call(cls, m.embed_dim, m.num_heads, **kw)
-
-
-def _encoder_layer(m: nn.TransformerEncoderLayer, cls: str) -> str:
-    which = getattr(m, "activation_relu_or_gelu", 0)
-    if which == 1:
-        activation = "relu"
-    elif which == 2:
-        activation = "gelu"
-    else:
-        raise CodegenError(f"{type(m).__name__} with activation {m.activation!r} (only 'relu' and 'gelu' can be written)")
-    kw: dict[str, Any] = dict(
-        dim_feedforward=m.linear1.out_features,
-        dropout=float(m.dropout.p),
-        activation=activation,
-        layer_norm_eps=m.norm1.eps,
-        batch_first=m.self_attn.batch_first,
-        norm_first=m.norm_first,
-        bias=m.linear1.bias is not None,
-    )
-    if "causal" in m.__dict__:
-        kw["causal"] = m.causal
-    return call(cls, m.self_attn.embed_dim, m.self_attn.num_heads, **kw)
-
-
-def _from_signature(m: nn.Module, cls: str) -> str:
-    """Arguments read from attributes named like the ``__init__`` parameters."""
-    sig = inspect.signature(type(m).__init__)
-    args = []
-    kwargs: dict[str, Any] = {}
-    for name, p in list(sig.parameters.items())[1:]:
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            raise CodegenError(f"{type(m).__name__}.__init__ takes *{name}")
-        if name not in m.__dict__:
-            raise CodegenError(f"{type(m).__name__} keeps no attribute {name!r} for its __init__ parameter")
-        value = m.__dict__[name]
-        if p.kind == p.KEYWORD_ONLY:
-            kwargs[name] = value
-        else:
-            args.append(value)
-    return call(cls, *args, **kwargs)
-
-
-# Checked in order with isinstance: subclasses (the custom recurrent and attention
-# modules) reuse their torch.nn base's writer.
-WRITERS: list[tuple[type, Writer]] = [
-    (nn.modules.conv._ConvNd, _conv),
-    (nn.Linear, _linear),
-    (nn.modules.batchnorm._BatchNorm, _batchnorm),
-    (nn.LayerNorm, _layernorm),
-    (nn.GroupNorm, _groupnorm),
-    (nn.modules.pooling._MaxPoolNd, _maxpool),
-    (nn.modules.pooling._AvgPoolNd, _avgpool),
-    (nn.Upsample, _upsample),
-    (nn.Embedding, _embedding),
-    (nn.RNNBase, _rnn),
-    (nn.MultiheadAttention, _mha),
-    (nn.TransformerEncoderLayer, _encoder_layer),
-]
+# ---------------------------------------------------------------- constructor calls
 
 
 def is_torch_class(cls: type) -> bool:
@@ -233,26 +109,46 @@ def class_ref(cls: type) -> str:
     return cls.__name__
 
 
-def _candidates(m: nn.Module) -> list[str]:
-    cls = class_ref(type(m))
-    out = []
-    # repr() first: it leaves out defaults, so it reads like hand-written code
-    text = repr(m)
-    if "\n" not in text and text.startswith(type(m).__name__ + "("):
-        out.append(cls + text[len(type(m).__name__):])
-    for base, writer in WRITERS:
-        if isinstance(m, base):
-            try:
-                out.append(writer(m, cls))
-            except CodegenError:
-                pass
+def init_defaults(cls: type) -> dict[str, Any]:
+    """Default values of ``cls``'s constructor keywords, following ``**kwargs`` that
+    an ``__init__`` passes on to its base (``MultiheadAttention(*args, causal=False, **kwargs)``).
+
+    >>> init_defaults(nn.Linear)["bias"], "causal" in init_defaults(nn.Linear)
+    (True, False)
+    """
+    out: dict[str, Any] = {}
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass) or klass in (nn.Module, object):
+            continue
+        params = inspect.signature(klass.__init__).parameters
+        for name, p in params.items():
+            if p.default is not p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+                out.setdefault(name, p.default)
+        if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
             break
-    if not is_torch_class(type(m)):
-        try:
-            out.append(_from_signature(m, cls))
-        except (CodegenError, TypeError, ValueError):
-            pass
     return out
+
+
+def _same_literal(a: Any, b: Any) -> bool:
+    # 1 == 1.0 == True, but the constructor may store them differently: compare types too
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, (tuple, list)):
+        return len(a) == len(b) and all(_same_literal(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def call_expr(tc: TorchCall) -> str:
+    """Source text of an op's constructor call, keyword arguments equal to the
+    class's defaults left out.
+
+    >>> call_expr(TorchCall("torch.nn.Conv2d", (3, 64), dict(kernel_size=7, stride=2, groups=1, bias=False)))
+    'nn.Conv2d(3, 64, kernel_size=7, stride=2, bias=False)'
+    """
+    cls = tc.resolve()
+    defaults = init_defaults(cls)
+    kwargs = {k: v for k, v in tc.kwargs.items() if not (k in defaults and _same_literal(v, defaults[k]))}
+    return call(class_ref(cls), *tc.args, **kwargs)
 
 
 # ---------------------------------------------------------------- checking
@@ -302,7 +198,7 @@ def same_module(a: nn.Module, b: nn.Module) -> str | None:
     return None
 
 
-def _build(expr: str, ns: dict) -> nn.Module:
+def _build(expr: str, ns: dict) -> Any:
     """Evaluate a constructor expression, on the meta device when it allows (no weight init)."""
     try:
         with torch.device("meta"):
@@ -311,21 +207,30 @@ def _build(expr: str, ns: dict) -> nn.Module:
         return eval(expr, dict(ns))  # noqa: S307
 
 
-def module_expr(m: nn.Module, classes: list[type] | None = None) -> str:
-    """A checked constructor expression for leaf module ``m``."""
-    ns = _namespace(classes if classes is not None else custom_classes([m]))
-    problems = []
-    for expr in _candidates(m):
-        try:
-            built = _build(expr, ns)
-        except Exception as exc:  # noqa: BLE001 - a wrong candidate; try the next
-            problems.append(f"{expr}: {type(exc).__name__}: {exc}")
-            continue
-        diff = same_module(m, built)
-        if diff is None:
-            return expr
-        problems.append(f"{expr}: {diff}")
-    raise CodegenError(f"cannot write {type(m).__name__} as a constructor expression" + ("".join(f"\n  tried {p}" for p in problems)))
+def leaf_expr(op: Op, inputs: list, module: nn.Module, ns: dict[str, Any]) -> str:
+    """The checked constructor expression of the module that ``op`` built from ``inputs``."""
+    try:
+        tc = op.torch_call(*inputs)
+    except NotImplementedError as exc:  # an op overriding build_torch only (a third-party op)
+        raise CodegenError(f"op {op.op_name} builds its torch module without a torch_call, so it cannot be written as a constructor call") from exc
+    expr = call_expr(tc)
+    try:
+        built = _build(expr, ns)
+    except Exception as exc:  # noqa: BLE001 - reported with the expression
+        raise CodegenError(f"{expr} fails: {type(exc).__name__}: {exc}") from exc
+    diff = same_module(module, built)
+    if diff is not None:  # build_torch built something other than torch_call describes
+        raise CodegenError(f"{expr} builds another module than the compiled one: {diff}")
+    return expr
+
+
+def parameter_expr(op: Op, param: nn.Parameter, ns: dict[str, Any]) -> str:
+    """``nn.Parameter(<the Parameter op's init>)``, checked against the compiled tensor."""
+    expr = f"nn.Parameter({op.init_source()})"
+    built = _build(expr, ns)
+    if (tuple(built.shape), built.dtype) != (tuple(param.shape), param.dtype):
+        raise CodegenError(f"{expr} is {tuple(built.shape)} {built.dtype}, the compiled tensor {tuple(param.shape)} {param.dtype}")
+    return expr
 
 
 # ---------------------------------------------------------------- classes to copy
@@ -368,13 +273,6 @@ def _indent(text: str, n: int) -> str:
 
 def _is_ident(name: str) -> bool:
     return name.isidentifier() and not keyword.iskeyword(name)
-
-
-def parameter_expr(p: nn.Parameter) -> str:
-    """``nn.Parameter(...)`` with the Parameter op's init (``graphspec_init``, set by
-    :meth:`graphspec.ops.parameter.Parameter.build_parameter`), zeros otherwise."""
-    init = getattr(p, "graphspec_init", None) or f"torch.zeros({', '.join(str(d) for d in p.shape)})"
-    return f"nn.Parameter({init})"
 
 
 def _tree_expr(tree: OrderedDict, leaves: dict[str, str], level: int) -> str:
@@ -453,10 +351,42 @@ def _check_parameter_holders(tree: OrderedDict, leaves: dict) -> None:
         _check_parameter_holders(value, leaves)
 
 
-def generate_from_module(module: nn.Module, source: str | None = None) -> str:
+def leaf_exprs(graph: Graph, leaves: "OrderedDict[str, nn.Module | nn.Parameter]", classes: list[type]) -> dict[str, str]:
+    """Module path -> checked constructor expression, from the op of the node that built it."""
+    ns = _namespace(classes)
+    owners = module_owners(graph)
+    out: dict[str, str] = {}
+    for path, leaf in leaves.items():
+        node_id = owners[path]
+        op = graph.node(node_id)["op"]
+        try:
+            if isinstance(leaf, nn.Parameter):
+                out[path] = parameter_expr(op, leaf, ns)
+            else:
+                out[path] = leaf_expr(op, input_types(graph, node_id), leaf, ns)
+        except CodegenError as exc:
+            raise CodegenError(f"node {node_id!r} ({op.op_name}): {exc}") from exc
+    return out
+
+
+def _init_lines(tree: OrderedDict, exprs: dict[str, str], leaves: dict) -> list[str]:
+    """The statements of ``__init__`` after ``super().__init__()``: one per top-level child."""
+    lines = []
+    for name, value in tree.items():
+        expr = _child_expr(value, exprs, 2)
+        if _is_ident(name):
+            lines.append(f"self.{name} = " + expr)
+        elif isinstance(value, str) and isinstance(leaves[value], nn.Parameter):
+            lines.append(f"self.register_parameter({name!r}, {expr})")
+        else:
+            lines.append(f"self.add_module({name!r}, {expr})")
+    return lines
+
+
+def generate_from_module(module: nn.Module, graph: Graph, source: str | None = None) -> str:
     """Source text of a standalone file defining ``type(module).__name__``.
 
-    ``module`` is a compiled graph (a GraphModule from :func:`compile_graph`).
+    ``module`` is :func:`compile_graph` of ``graph`` (already pruned to the chosen outputs).
     """
     leaves = _leaf_paths(module)
     classes = custom_classes(m for m in leaves.values() if isinstance(m, nn.Module))
@@ -465,55 +395,30 @@ def generate_from_module(module: nn.Module, source: str | None = None) -> str:
     cls_name = type(module).__name__
     if cls_name in taken:  # e.g. a spec named "block": keep the helper class's name free
         cls_name += "Model"
-    exprs = {path: parameter_expr(m) if isinstance(m, nn.Parameter) else module_expr(m, classes) for path, m in leaves.items()}
     tree = module_tree(leaves)
     _check_parameter_holders(tree, leaves)
-    body_lines = []
-    for name, value in tree.items():
-        expr = _child_expr(value, exprs, 2)
-        if _is_ident(name):
-            body_lines.append(f"self.{name} = " + expr)
-        elif isinstance(value, str) and isinstance(leaves[value], nn.Parameter):
-            body_lines.append(f"self.register_parameter({name!r}, {expr})")
-        else:
-            body_lines.append(f"self.add_module({name!r}, {expr})")
+    body_lines = _init_lines(tree, leaf_exprs(graph, leaves, classes), leaves)
     code = module.code.strip("\n").rstrip()  # "def forward(self, ...):\n    ..."
-    uses_ordered = "OrderedDict(" in "\n".join(body_lines)
+    imports = list(HEADER_IMPORTS)
+    if "OrderedDict(" in "\n".join(body_lines):
+        imports.insert(0, "from collections import OrderedDict")
+    if "operator." in code:
+        imports.insert(0, "import operator")
 
-    out: list[str] = []
     doc = f'"""{cls_name}: a PyTorch module generated by graphspec codegen'
     if source:
         doc += f" from {doc_escape(source)}"
     doc += ".\n\nIt needs only torch. Regenerate it rather than editing it.\n\"\"\""
-    out.append(doc)
-    out.append("")
-    imports = list(HEADER_IMPORTS)
-    if uses_ordered:
-        imports.insert(0, "from collections import OrderedDict")
-    if "operator." in code:
-        imports.insert(0, "import operator")
-    out.extend(imports)
-    out.append("")
+    out: list[str] = [doc, "", *imports, ""]
     for cls in classes + ([Block] if uses_block else []):
-        out.append("")
-        out.append(class_source(cls).rstrip())
-        out.append("")
-    out.append("")
-    out.append(f"class {cls_name}(nn.Module):")
+        out += ["", class_source(cls).rstrip(), ""]
     inputs = list(getattr(module, "graphspec_inputs", []))
     outputs = list(getattr(module, "graphspec_outputs", []))
-    out.append(f'    """Inputs: {doc_escape(", ".join(inputs))}. Returns: {doc_escape(", ".join(outputs) if len(outputs) != 1 else outputs[0])}' + (" (a tuple, in this order)." if len(outputs) > 1 else ".") + '"""')
-    out.append("")
-    out.append(f"    graphspec_inputs = {inputs!r}")
-    out.append(f"    graphspec_outputs = {outputs!r}")
-    out.append("")
-    out.append("    def __init__(self):")
-    out.append("        super().__init__()")
-    for line in body_lines:
-        out.append("        " + line)
-    out.append("")
-    out.append(_indent(code, 4))
-    out.append("")
+    returns = doc_escape(", ".join(outputs) if len(outputs) != 1 else outputs[0]) + (" (a tuple, in this order)." if len(outputs) > 1 else ".")
+    out += ["", f"class {cls_name}(nn.Module):", f'    """Inputs: {doc_escape(", ".join(inputs))}. Returns: {returns}"""', ""]
+    out += [f"    graphspec_inputs = {inputs!r}", f"    graphspec_outputs = {outputs!r}", ""]
+    out += ["    def __init__(self):", "        super().__init__()", *("        " + line for line in body_lines), ""]
+    out += [_indent(code, 4), ""]
     text = "\n".join(out).rstrip() + "\n"
     compile(text, f"<{cls_name}>", "exec")  # a syntax error here is a bug: fail before writing
     return text
@@ -522,15 +427,17 @@ def generate_from_module(module: nn.Module, source: str | None = None) -> str:
 def generate(spec: Spec, graph: Graph | str | None = None, outputs: list[str] | None = None) -> str:
     """Standalone PyTorch source for a graph of ``spec`` (see the module docstring)."""
     g = graph if isinstance(graph, Graph) else spec.graph(graph)
+    if outputs:  # pruned here, not by compile_graph: the file is written from this graph's nodes
+        g = extract(g, list(outputs))
     try:
         with torch.device("meta"):  # only the structure is needed: skip weight init
-            module = compile_graph(spec, g, outputs=outputs)
+            module = compile_graph(spec, g)
     except (NotImplementedError, RuntimeError):
-        module = compile_graph(spec, g, outputs=outputs)
+        module = compile_graph(spec, g)
     source = os.path.basename(spec.path) if spec.path else spec.name  # never the machine's absolute path
     if len(spec.graphs) > 1:
         source = f"{source} (graph {g.name})"
     try:
-        return generate_from_module(module, source=source)
+        return generate_from_module(module, g, source=source)
     except CodegenError as exc:
         raise GraphspecError.one("export", f"codegen: {exc}") from exc

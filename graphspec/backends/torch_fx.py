@@ -218,20 +218,26 @@ def input_types(graph: Graph, node_id: str) -> list:
     return types
 
 
+def module_owners(graph: Graph) -> dict[str, str]:
+    """module path -> the node that builds it: the node whose id is the path (the
+    owner of a ``share:``d module) or, when ``outputs=`` pruned it away, the first node using it."""
+    owners: dict[str, str] = {}
+    for node_id in graph.op_nodes():
+        path = graph.node(node_id)["module"]
+        if node_id == path or path not in owners:
+            owners[path] = node_id
+    return owners
+
+
 def build_leaf_modules(graph: Graph) -> "OrderedDict[str, tuple[nn.Module, str]]":
     """module path -> (module, node id that built it), in graph order.
 
     A ``Parameter`` node's entry is an ``nn.Parameter``, registered on its
     holder under the last path segment (state_dict key = node path).
 
-    A shared module is built once, by its owner (the node whose id is the
-    path) or, when ``outputs=`` pruned the owner away, by the first node using it.
+    A shared module is built once, by its owner (see :func:`module_owners`).
     """
-    owners: dict[str, str] = {}
-    for node_id in graph.op_nodes():
-        path = graph.node(node_id)["module"]
-        if node_id == path or path not in owners:
-            owners[path] = node_id
+    owners = module_owners(graph)
     built: "OrderedDict[str, tuple[nn.Module, str]]" = OrderedDict()
     for node_id in graph.op_nodes():
         attrs = graph.node(node_id)

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ops": ("graphspec.cli.ops", "list the registered ops and their parameters"),
     "codegen": ("graphspec.cli.codegen", "write a standalone PyTorch module file"),
     "export": ("graphspec.cli.export", "export a graph to ONNX and check parity on onnxruntime"),
+    "import": ("graphspec.cli.import_", "turn a PyTorch model (your code, traced) into a checked spec"),
     "serve-web": ("graphspec.cli.serve_web", "serve a web bundle (export --web) on 127.0.0.1"),
     "infer": ("graphspec.cli.infer", "run an ONNX model on .npz/.npy inputs"),
     "bench": ("graphspec.cli.bench", "latency: PyTorch eager, torch.compile, onnxruntime"),
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="graphspec",
         description="Neural networks as YAML computation graphs: validate, analyse, compile to PyTorch, train, export to ONNX.",
         epilog="Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid spec, 4 file error, 5 data mismatch, "
-        "6 parity failure, 7 training diverged, 8 bad checkpoint, 9 missing dependency. "
+        "6 parity failure, 7 training diverged, 8 bad checkpoint, 9 missing dependency, 10 not supported (import). "
         "'graphspec COMMAND --help' explains a command.",
     )
     parser.add_argument("--version", action="version", version=f"graphspec {__version__}")

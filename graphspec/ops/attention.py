@@ -10,7 +10,7 @@ from typing import Literal, Optional
 
 from pydantic import Field
 
-from graphspec.ops.registry import Op, register
+from graphspec.ops.registry import Op, TorchCall, register
 from graphspec.ops.types import Dim, ShapeError, TensorType, expect_float, expect_rank, fixed, same_dim
 
 _BATCH_FIRST = (
@@ -40,6 +40,15 @@ def _attention_params(embed: int, kdim: int, vdim: int, bias: bool) -> int:
 @register
 class MultiheadAttention(Op):
     """Scaled dot-product attention over num_heads heads; key defaults to query, value to key."""
+
+    torch_classes = ("graphspec.backends.torch_modules.MultiheadAttention", "torch.nn.MultiheadAttention")
+
+    @classmethod
+    def from_torch(cls, module):
+        if super().from_torch(module) is None:
+            return None
+        return dict(num_heads=module.num_heads, dropout=module.dropout, bias=module.in_proj_bias is not None,
+                    batch_first=module.batch_first, causal=getattr(module, "causal", False))
 
     category = "attention"
     stateful_training = True
@@ -83,25 +92,39 @@ class MultiheadAttention(Op):
         (batch, q_len), (_, k_len) = self._batch_seq(q), self._batch_seq(k)
         return _attention_macs(int(batch), int(q_len), int(k_len), int(q.shape[-1]), int(k.shape[-1]), int(v.shape[-1]))
 
-    def build_torch(self, query, key=None, value=None):
-        from graphspec.backends.torch_modules import MultiheadAttention as TorchMHA
-
+    def torch_call(self, query, key=None, value=None) -> TorchCall:
         q, k, v = self._resolve(query, key, value)
-        return TorchMHA(
-            q.shape[-1],
-            self.num_heads,
-            dropout=self.dropout,
-            bias=self.bias,
-            kdim=k.shape[-1],
-            vdim=v.shape[-1],
-            batch_first=self.batch_first,
-            causal=self.causal,
+        embed = q.shape[-1]
+        return TorchCall(
+            "graphspec.backends.torch_modules.MultiheadAttention",
+            (embed, self.num_heads),
+            dict(
+                dropout=self.dropout,
+                bias=self.bias,
+                # None means "the query's size": the same module, written shorter
+                kdim=None if k.shape[-1] == embed else k.shape[-1],
+                vdim=None if v.shape[-1] == embed else v.shape[-1],
+                batch_first=self.batch_first,
+                causal=self.causal,
+            ),
         )
 
 
 @register
 class TransformerEncoderLayer(Op):
     """Self-attention then a feed-forward block, each with residual and LayerNorm (d_model inferred)."""
+
+    torch_classes = ("graphspec.backends.torch_modules.TransformerEncoderLayer", "torch.nn.TransformerEncoderLayer")
+
+    @classmethod
+    def from_torch(cls, module):
+        if super().from_torch(module) is None:
+            return None
+        acts = {1: "relu", 2: "gelu"}  # torch's code for its two built-in activations
+        return dict(nhead=module.self_attn.num_heads, dim_feedforward=module.linear1.out_features,
+                    dropout=module.dropout.p, activation=acts.get(getattr(module, "activation_relu_or_gelu", 0), "unknown"),
+                    layer_norm_eps=module.norm1.eps, batch_first=module.self_attn.batch_first,
+                    norm_first=module.norm_first, bias=module.linear1.bias is not None, causal=getattr(module, "causal", False))
 
     category = "attention"
     stateful_training = True
@@ -133,26 +156,28 @@ class TransformerEncoderLayer(Op):
         attention = _attention_macs(int(batch), int(seq), int(seq), e, e, e)
         return attention + 2 * int(batch) * int(seq) * e * self.dim_feedforward
 
-    def build_torch(self, x: TensorType):
-        from graphspec.backends.torch_modules import TransformerEncoderLayer as TorchLayer
-
-        return TorchLayer(
-            x.shape[-1],
-            self.nhead,
-            dim_feedforward=self.dim_feedforward,
-            dropout=self.dropout,
-            activation=self.activation,
-            layer_norm_eps=self.layer_norm_eps,
-            batch_first=self.batch_first,
-            norm_first=self.norm_first,
-            bias=self.bias,
-            causal=self.causal,
+    def torch_call(self, x: TensorType) -> TorchCall:
+        return TorchCall(
+            "graphspec.backends.torch_modules.TransformerEncoderLayer",
+            (x.shape[-1], self.nhead),
+            dict(
+                dim_feedforward=self.dim_feedforward,
+                dropout=self.dropout,
+                activation=self.activation,
+                layer_norm_eps=self.layer_norm_eps,
+                batch_first=self.batch_first,
+                norm_first=self.norm_first,
+                bias=self.bias,
+                causal=self.causal,
+            ),
         )
 
 
 @register
 class PositionalEncoding(Op):
     """Add position codes to x [..., seq, d_model]: a fixed sinusoidal table or a learned one."""
+
+    torch_classes = ("graphspec.backends.torch_modules.PositionalEncoding",)
 
     category = "attention"
     kind: Literal["sinusoidal", "learned"] = Field(
@@ -179,15 +204,15 @@ class PositionalEncoding(Op):
             return 0
         return self.max_len * fixed(x.shape[-1], "d_model (the input's last dim)")
 
-    def build_torch(self, x: TensorType):
-        from graphspec.backends.torch_modules import PositionalEncoding as TorchPE
-
-        return TorchPE(fixed(x.shape[-1], "d_model (the input's last dim)"), self.max_len, self.kind)
+    def torch_call(self, x: TensorType) -> TorchCall:
+        return TorchCall("graphspec.backends.torch_modules.PositionalEncoding", (fixed(x.shape[-1], "d_model (the input's last dim)"), self.max_len, self.kind))
 
 
 @register
 class CausalMask(Op):
     """Mask attention scores [..., T, S] causally: -inf where key j > query i, so softmax ignores the future."""
+
+    torch_classes = ("graphspec.backends.torch_modules.CausalMask",)
 
     category = "attention"
     inputs = ("scores",)
@@ -198,7 +223,5 @@ class CausalMask(Op):
             raise ShapeError(f"scores must have rank 2 or more ([..., queries, keys]). Received: shape {scores}")
         return scores
 
-    def build_torch(self, scores):
-        from graphspec.backends.torch_modules import CausalMask as TorchCausalMask
-
-        return TorchCausalMask()
+    def torch_call(self, scores) -> TorchCall:
+        return TorchCall("graphspec.backends.torch_modules.CausalMask")

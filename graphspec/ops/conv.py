@@ -13,7 +13,7 @@ from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 from pydantic import Field, PlainValidator, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from graphspec.ops.registry import Op, register
+from graphspec.ops.registry import Op, TorchCall, register
 from graphspec.ops.shapes import check_positive, conv_out, conv_transpose_out
 from graphspec.ops.types import Dim, ShapeError, TensorType, expect_float, fixed
 
@@ -115,6 +115,30 @@ def numel(t: TensorType, what: str = "input") -> int:
 class _SpatialOp(Op):
     """Base of ops over ``nd`` trailing spatial dims, batched or not: [N,] C, *spatial."""
 
+    @classmethod
+    def plain_axes(cls, value: Any) -> Any:
+        """A per-axis argument of a torch call as a spec value ([3, 3] reads as 3)."""
+        from graphspec.ops.registry import plain
+
+        return plain(value, collapse=True)
+
+    @classmethod
+    def onnx_window(cls, attrs: dict[str, Any], kernel: tuple[int, ...]) -> dict[str, Any] | None:
+        """kernel_size/stride/padding/dilation of an ONNX Conv/Pool node's attributes,
+        None when they do not fit this op (another rank, asymmetric pads)."""
+        from graphspec.ops.registry import onnx_pads, plain
+
+        pads = onnx_pads(attrs, cls.nd)
+        if len(kernel) != cls.nd or pads is None:
+            return None
+        out = {"kernel_size": plain(tuple(int(k) for k in kernel), True), "padding": pads}
+        for field_name, attr in (("stride", "strides"), ("dilation", "dilations")):
+            values = tuple(int(v) for v in attrs.get(attr) or (1,) * cls.nd)
+            if len(values) != cls.nd:
+                return None
+            out[field_name] = plain(values, True)
+        return out
+
     nd: ClassVar[int] = 2
     layout: ClassVar[str] = "C, H, W"
     # fields holding one int per spatial axis (or one int for all of them)
@@ -165,6 +189,26 @@ class _SpatialOp(Op):
 
 
 class _ConvNd(_SpatialOp):
+
+    onnx_types = ("Conv",)
+
+    @classmethod
+    def from_onnx(cls, op_type, attrs, consts, types):
+        from graphspec.ops.registry import OnnxMapping, onnx_attrs_ok
+
+        weight = consts[1] if len(consts) > 1 else None
+        bias = consts[2] if len(consts) > 2 else None
+        if op_type not in cls.onnx_types or consts[0] is not None or weight is None or weight.ndim != cls.nd + 2:
+            return None
+        if len(consts) > 2 and bias is None:  # a bias computed at run time is not a weight
+            return None
+        if not onnx_attrs_ok(attrs, ("auto_pad", "dilations", "group", "kernel_shape", "pads", "strides")):
+            return None
+        window = cls.onnx_window(attrs, tuple(weight.shape[2:]))
+        if window is None:
+            return None
+        params = dict(out_channels=int(weight.shape[0]), **window, groups=int(attrs.get("group", 1)), bias=bias is not None)
+        return OnnxMapping(params, (0,), {"weight": weight, **({"bias": bias} if bias is not None else {})})
     category = "conv"
     out_channels: int = Field(gt=0, le=MAX_CHANNELS, description="number of output channels (filters)")
     kernel_size: Sizes = Field(description="window size: an int, or one int per spatial axis")
@@ -235,17 +279,19 @@ class _ConvNd(_SpatialOp):
         kernel = math.prod(self.per_axis(self.kernel_size))
         return numel(outputs[0], "output") * (self.channels(x) // self.groups) * kernel
 
-    def torch_kwargs(self, x: TensorType) -> dict:
-        return dict(
-            in_channels=self.channels(x),
-            out_channels=self.out_channels,
-            kernel_size=self.kernel_size,
-            stride=self.stride,
-            padding=self.padding,
-            dilation=self.dilation,
-            groups=self.groups,
-            bias=self.bias,
-            padding_mode=self.padding_mode,
+    def torch_call(self, x: TensorType) -> TorchCall:
+        return TorchCall(
+            f"torch.nn.Conv{self.nd}d",
+            (self.channels(x), self.out_channels),
+            dict(
+                kernel_size=self.kernel_size,
+                stride=self.stride,
+                padding=self.padding,
+                dilation=self.dilation,
+                groups=self.groups,
+                bias=self.bias,
+                padding_mode=self.padding_mode,
+            ),
         )
 
 
@@ -257,13 +303,10 @@ class Conv1d(_ConvNd):
     TensorType(shape=('batch', 8, 'seq-2'), dtype='float32')
     """
 
+    torch_classes = ("torch.nn.Conv1d",)
+
     nd = 1
     layout = "C, L"
-
-    def build_torch(self, x: TensorType):
-        import torch.nn as nn
-
-        return nn.Conv1d(**self.torch_kwargs(x))
 
 
 @register
@@ -274,13 +317,10 @@ class Conv2d(_ConvNd):
     TensorType(shape=('batch', 64, 55, 55), dtype='float32')
     """
 
+    torch_classes = ("torch.nn.Conv2d",)
+
     nd = 2
     layout = "C, H, W"
-
-    def build_torch(self, x: TensorType):
-        import torch.nn as nn
-
-        return nn.Conv2d(**self.torch_kwargs(x))
 
 
 @register
@@ -290,6 +330,28 @@ class ConvTranspose2d(_SpatialOp):
     >>> ConvTranspose2d(out_channels=3, kernel_size=4, stride=2, padding=1).infer(TensorType((1, 8, 16, 16)))
     TensorType(shape=(1, 3, 32, 32), dtype='float32')
     """
+
+    torch_classes = ("torch.nn.ConvTranspose2d",)
+
+    onnx_types = ("ConvTranspose",)
+
+    @classmethod
+    def from_onnx(cls, op_type, attrs, consts, types):
+        from graphspec.ops.registry import OnnxMapping, onnx_attrs_ok, plain
+
+        weight = consts[1] if len(consts) > 1 else None
+        bias = consts[2] if len(consts) > 2 else None
+        if op_type not in cls.onnx_types or consts[0] is not None or weight is None or weight.ndim != 4 or (len(consts) > 2 and bias is None):
+            return None
+        if not onnx_attrs_ok(attrs, ("auto_pad", "dilations", "group", "kernel_shape", "pads", "strides", "output_padding")):
+            return None
+        window = cls.onnx_window(attrs, tuple(weight.shape[2:]))
+        if window is None:
+            return None
+        groups = int(attrs.get("group", 1))
+        output_padding = plain(tuple(int(v) for v in attrs.get("output_padding") or (0, 0)), True)
+        params = dict(out_channels=int(weight.shape[1]) * groups, **window, output_padding=output_padding, groups=groups, bias=bias is not None)
+        return OnnxMapping(params, (0,), {"weight": weight, **({"bias": bias} if bias is not None else {})})
 
     category = "conv"
     nd = 2
@@ -344,17 +406,17 @@ class ConvTranspose2d(_SpatialOp):
         kernel = math.prod(self.per_axis(self.kernel_size))
         return numel(x) * (self.out_channels // self.groups) * kernel
 
-    def build_torch(self, x: TensorType):
-        import torch.nn as nn
-
-        return nn.ConvTranspose2d(
-            self.channels(x),
-            self.out_channels,
-            self.kernel_size,
-            stride=self.stride,
-            padding=self.padding,
-            output_padding=self.output_padding,
-            groups=self.groups,
-            bias=self.bias,
-            dilation=self.dilation,
+    def torch_call(self, x: TensorType) -> TorchCall:
+        return TorchCall(
+            "torch.nn.ConvTranspose2d",
+            (self.channels(x), self.out_channels),
+            dict(
+                kernel_size=self.kernel_size,
+                stride=self.stride,
+                padding=self.padding,
+                output_padding=self.output_padding,
+                groups=self.groups,
+                bias=self.bias,
+                dilation=self.dilation,
+            ),
         )

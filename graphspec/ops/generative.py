@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from graphspec.ops.registry import Op, register
+from graphspec.ops.registry import Op, TorchCall, register
 from graphspec.ops.types import ShapeError, TensorType, expect_float, same_dim
 
 
 @register
 class Reparameterize(Op):
     """VAE sampling z = mu + eps * exp(0.5 * logvar), eps ~ N(0, I), in training; mu in eval."""
+
+    torch_classes = ("graphspec.backends.torch_modules.Reparameterize",)
 
     # As in the PyTorch examples' VAE: a fresh sample in training, so the decoder
     # learns under the noise the KL term prices; the mean code in eval, so
@@ -30,7 +32,5 @@ class Reparameterize(Op):
             raise ShapeError(f"Reparameterize: mu and logvar must have the same shape and dtype. Received: mu {mu} {mu.dtype}, logvar {logvar} {logvar.dtype}")
         return mu.with_shape(a if isinstance(a, int) else b for a, b in zip(mu.shape, logvar.shape))
 
-    def build_torch(self, mu: TensorType, logvar: TensorType):
-        from graphspec.backends.torch_modules import Reparameterize as TorchReparameterize
-
-        return TorchReparameterize(self.sample_in_eval)
+    def torch_call(self, mu: TensorType, logvar: TensorType) -> TorchCall:
+        return TorchCall("graphspec.backends.torch_modules.Reparameterize", kwargs={"sample_in_eval": self.sample_in_eval})

@@ -11,7 +11,7 @@ from typing import Annotated, ClassVar, Optional
 
 from pydantic import Field
 
-from graphspec.ops.registry import Op, register
+from graphspec.ops.registry import Op, TorchCall, bind_call, register
 from graphspec.ops.types import ShapeError, TensorType, expect_float, fixed
 
 Momentum = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -26,6 +26,21 @@ class _BatchNorm(Op):
     stateful_training = True
     ranks: ClassVar[tuple[int, ...]] = (4,)
     layout: ClassVar[str] = "[N, C, H, W]"
+    onnx_types = ("BatchNormalization",)
+
+    @classmethod
+    def from_onnx(cls, op_type, attrs, consts, types):
+        from graphspec.ops.registry import OnnxMapping, onnx_attrs_ok
+
+        if op_type not in cls.onnx_types or len(consts) != 5 or consts[0] is not None or any(c is None for c in consts[1:]):
+            return None
+        if types[0] is None or types[0].rank not in cls.ranks or not onnx_attrs_ok(attrs, ("epsilon", "momentum", "training_mode")) or attrs.get("training_mode", 0):
+            return None
+        # float32 attributes read back as 9.99999974738e-06: keep the digits a person wrote
+        params = dict(eps=float(f"{attrs.get('epsilon', 1e-5):.6g}"), momentum=float(f"{1 - attrs.get('momentum', 0.9):.6g}"))
+        scale, shift, mean, var = consts[1:]
+        return OnnxMapping(params, (0,), {"weight": scale, "bias": shift}, {"running_mean": mean, "running_var": var})
+
     eps: float = Field(1e-5, gt=0, description="added to the variance for numerical stability")
     momentum: Optional[Momentum] = Field(
         0.1, description="weight of the newest batch in the running statistics (null: cumulative average)"
@@ -46,11 +61,9 @@ class _BatchNorm(Op):
     def count_params(self, x: TensorType) -> int:
         return 2 * _channels(self, x) if self.affine else 0
 
-    def build_torch(self, x: TensorType):
-        import torch.nn as nn
-
-        cls = getattr(nn, self.op_name)
-        return cls(_channels(self, x), self.eps, self.momentum, self.affine, self.track_running_stats)
+    def torch_call(self, x: TensorType) -> TorchCall:
+        kwargs = dict(eps=self.eps, momentum=self.momentum, affine=self.affine, track_running_stats=self.track_running_stats)
+        return TorchCall(f"torch.nn.{self.op_name}", (_channels(self, x),), kwargs)
 
 
 @register
@@ -61,6 +74,8 @@ class BatchNorm1d(_BatchNorm):
     TensorType(shape=('batch', 128), dtype='float32')
     """
 
+    torch_classes = ("torch.nn.BatchNorm1d",)
+
     ranks = (2, 3)
     layout = "[N, C] or [N, C, L]"
 
@@ -68,6 +83,8 @@ class BatchNorm1d(_BatchNorm):
 @register
 class BatchNorm2d(_BatchNorm):
     """Batch normalisation over [N, C, H, W], per channel C."""
+
+    torch_classes = ("torch.nn.BatchNorm2d",)
 
     ranks = (4,)
     layout = "[N, C, H, W]"
@@ -83,6 +100,34 @@ class LayerNorm(Op):
     >>> LayerNorm().infer(TensorType(("batch", "seq", 512)))
     TensorType(shape=('batch', 'seq', 512), dtype='float32')
     """
+
+    torch_classes = ("torch.nn.LayerNorm",)
+    onnx_types = ("LayerNormalization",)
+
+    @classmethod
+    def from_onnx(cls, op_type, attrs, consts, types):
+        from graphspec.ops.registry import OnnxMapping, onnx_attrs_ok
+
+        scale = consts[1] if len(consts) > 1 else None
+        shift = consts[2] if len(consts) > 2 else None
+        x = types[0] if types else None
+        if op_type not in cls.onnx_types or x is None or scale is None or (len(consts) > 2 and shift is None):
+            return None
+        if not onnx_attrs_ok(attrs, ("axis", "epsilon", "stash_type")):
+            return None
+        axis = int(attrs.get("axis", -1))
+        dims = -axis if axis < 0 else x.rank - axis
+        if scale.ndim != dims:
+            return None
+        params = dict(normalized_dims=dims, eps=float(f"{attrs.get('epsilon', 1e-5):.6g}"), bias=shift is not None)
+        return OnnxMapping(params, (0,), {"weight": scale, **({"bias": shift} if shift is not None else {})})
+
+    @classmethod
+    def from_torch(cls, module):
+        if super().from_torch(module) is None:
+            return None
+        return dict(normalized_dims=len(module.normalized_shape), eps=module.eps,
+                    elementwise_affine=module.elementwise_affine, bias=getattr(module, "bias", None) is not None or not module.elementwise_affine)
 
     category = "norm"
     normalized_dims: int = Field(
@@ -112,10 +157,12 @@ class LayerNorm(Op):
             return 0
         return math.prod(self.normalized_shape(x)) * (2 if self.bias else 1)
 
-    def build_torch(self, x: TensorType):
-        import torch.nn as nn
-
-        return nn.LayerNorm(self.normalized_shape(x), self.eps, self.elementwise_affine, self.bias)
+    def torch_call(self, x: TensorType) -> TorchCall:
+        return TorchCall(
+            "torch.nn.LayerNorm",
+            (self.normalized_shape(x),),
+            dict(eps=self.eps, elementwise_affine=self.elementwise_affine, bias=self.bias),
+        )
 
 
 @register
@@ -125,6 +172,8 @@ class GroupNorm(Op):
     >>> GroupNorm(num_groups=32).infer(TensorType(("batch", 256, "h", "w")))
     TensorType(shape=('batch', 256, 'h', 'w'), dtype='float32')
     """
+
+    torch_classes = ("torch.nn.GroupNorm",)
 
     category = "norm"
     num_groups: int = Field(gt=0, description="number of channel groups; must divide the channel count")
@@ -147,15 +196,20 @@ class GroupNorm(Op):
     def count_params(self, x: TensorType) -> int:
         return 2 * _channels(self, x) if self.affine else 0
 
-    def build_torch(self, x: TensorType):
-        import torch.nn as nn
-
-        return nn.GroupNorm(self.num_groups, _channels(self, x), self.eps, self.affine)
+    def torch_call(self, x: TensorType) -> TorchCall:
+        return TorchCall("torch.nn.GroupNorm", (self.num_groups, _channels(self, x)), dict(eps=self.eps, affine=self.affine))
 
 
 @register
 class Dropout(Op):
     """Zero each element with probability p while training (and scale the rest by 1/(1-p))."""
+
+    torch_classes = ("torch.nn.Dropout",)
+
+    @classmethod
+    def from_torch_call(cls, fn, args, kwargs):
+        bound = bind_call(args, kwargs, ("input", "p", "training", "inplace"), {"p": 0.5, "training": True, "inplace": False})
+        return {"p": bound["p"]} if fn == "dropout" and bound else None
 
     category = "regularization"
     stateful_training = True
@@ -165,15 +219,15 @@ class Dropout(Op):
         expect_float(x)
         return x
 
-    def build_torch(self, x: TensorType):
-        import torch.nn as nn
-
-        return nn.Dropout(self.p)
+    def torch_call(self, x: TensorType) -> TorchCall:
+        return TorchCall("torch.nn.Dropout", kwargs={"p": self.p})
 
 
 @register
 class Dropout2d(Op):
     """Zero whole channels of [N, C, H, W] with probability p while training."""
+
+    torch_classes = ("torch.nn.Dropout2d",)
 
     category = "regularization"
     stateful_training = True
@@ -189,7 +243,5 @@ class Dropout2d(Op):
         expect_float(x)
         return x
 
-    def build_torch(self, x: TensorType):
-        import torch.nn as nn
-
-        return nn.Dropout2d(self.p)
+    def torch_call(self, x: TensorType) -> TorchCall:
+        return TorchCall("torch.nn.Dropout2d", kwargs={"p": self.p})

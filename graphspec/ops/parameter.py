@@ -78,9 +78,7 @@ class Parameter(Op):
             nn.init.trunc_normal_(data, std=self.std, a=-2 * self.std, b=2 * self.std)
         else:
             nn.init.uniform_(data, self.a, self.b)
-        param = nn.Parameter(data)
-        param.graphspec_init = self.init_source()  # the same init as source text, for `graphspec codegen`
-        return param
+        return nn.Parameter(data)
 
     def init_source(self) -> str:
         """Python source creating the initial tensor (torch and nn in scope).

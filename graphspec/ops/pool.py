@@ -10,13 +10,30 @@ from typing import Any, Literal, Optional
 from pydantic import Field, ValidationInfo, field_validator
 
 from graphspec.ops.conv import AdaptiveSizes, Pads, Scales, Sizes, _SpatialOp, invalid, show
-from graphspec.ops.registry import Op, register
+from graphspec.ops.registry import Op, TorchCall, bind_call, register
 from graphspec.ops.shapes import check_positive, pool_out
 from graphspec.ops.types import Dim, ShapeError, TensorType, dim_mul, expect_float
 
 
 class _PoolNd(_SpatialOp):
     category = "pool"
+
+    @classmethod
+    def from_onnx(cls, op_type, attrs, consts, types):
+        from graphspec.ops.registry import OnnxMapping, onnx_attrs_ok
+
+        is_max = issubclass(cls, _MaxPoolNd)
+        known = ("auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "strides")
+        known += ("storage_order",) if is_max else ("count_include_pad",)
+        if op_type not in cls.onnx_types or len(consts) != 1 or consts[0] is not None or not onnx_attrs_ok(attrs, known):
+            return None
+        window = cls.onnx_window(attrs, tuple(attrs.get("kernel_shape") or ()))
+        if window is None or (not is_max and window.pop("dilation") != 1):
+            return None
+        params = dict(window, ceil_mode=bool(attrs.get("ceil_mode", 0)))
+        if not is_max:
+            params["count_include_pad"] = bool(attrs.get("count_include_pad", 0))  # ONNX's default is 0, torch's True
+        return OnnxMapping(params)
     kernel_size: Sizes = Field(description="window size: an int, or one int per spatial axis")
     stride: Optional[Sizes] = Field(None, description="step between windows (default: kernel_size)")
     padding: Pads = Field(0, description="implicit padding on both sides, at most half the kernel")
@@ -47,14 +64,9 @@ class _MaxPoolNd(_PoolNd):
     def dilations(self) -> tuple[int, ...]:
         return self.per_axis(self.dilation)
 
-    def torch_kwargs(self) -> dict:
-        return dict(
-            kernel_size=self.kernel_size,
-            stride=self.stride,
-            padding=self.padding,
-            dilation=self.dilation,
-            ceil_mode=self.ceil_mode,
-        )
+    def torch_call(self, x: TensorType) -> TorchCall:
+        kwargs = dict(stride=self.stride, padding=self.padding, dilation=self.dilation, ceil_mode=self.ceil_mode)
+        return TorchCall(f"torch.nn.MaxPool{self.nd}d", (self.kernel_size,), kwargs)
 
 
 @register
@@ -65,13 +77,11 @@ class MaxPool1d(_MaxPoolNd):
     TensorType(shape=('batch', 8, 50), dtype='float32')
     """
 
+    torch_classes = ("torch.nn.MaxPool1d",)
+    onnx_types = ("MaxPool",)
+
     nd = 1
     layout = "C, L"
-
-    def build_torch(self, x: TensorType):
-        import torch.nn as nn
-
-        return nn.MaxPool1d(**self.torch_kwargs())
 
 
 @register
@@ -82,48 +92,78 @@ class MaxPool2d(_MaxPoolNd):
     TensorType(shape=('batch', 64, 27, 27), dtype='float32')
     """
 
+    torch_classes = ("torch.nn.MaxPool2d",)
+    onnx_types = ("MaxPool",)
+
+    @classmethod
+    def from_torch_call(cls, fn, args, kwargs):
+        names = ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")
+        bound = bind_call(args, kwargs, names, {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False, "return_indices": False})
+        if fn != "max_pool2d" or not bound or bound.pop("return_indices"):
+            return None
+        del bound["input"]
+        return {k: cls.plain_axes(v) for k, v in bound.items()}
+
     nd = 2
     layout = "C, H, W"
-
-    def build_torch(self, x: TensorType):
-        import torch.nn as nn
-
-        return nn.MaxPool2d(**self.torch_kwargs())
 
 
 @register
 class AvgPool1d(_PoolNd):
     """Mean over sliding windows of [N, C, L]."""
 
+    torch_classes = ("torch.nn.AvgPool1d",)
+    onnx_types = ("AveragePool",)
+
     nd = 1
     layout = "C, L"
     count_include_pad: bool = Field(True, description="count padded zeros in the mean")
 
-    def build_torch(self, x: TensorType):
-        import torch.nn as nn
-
-        return nn.AvgPool1d(self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+    def torch_call(self, x: TensorType) -> TorchCall:
+        return TorchCall(
+            "torch.nn.AvgPool1d",
+            (self.kernel_size,),
+            dict(stride=self.stride, padding=self.padding, ceil_mode=self.ceil_mode, count_include_pad=self.count_include_pad),
+        )
 
 
 @register
 class AvgPool2d(_PoolNd):
     """Mean over sliding windows of [N, C, H, W]."""
 
+    torch_classes = ("torch.nn.AvgPool2d",)
+    onnx_types = ("AveragePool",)
+
+    @classmethod
+    def from_torch_call(cls, fn, args, kwargs):
+        names = ("input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
+        bound = bind_call(args, kwargs, names, {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True, "divisor_override": None})
+        if fn != "avg_pool2d" or not bound:
+            return None
+        del bound["input"]
+        return {k: cls.plain_axes(v) for k, v in bound.items()}
+
     nd = 2
     layout = "C, H, W"
     count_include_pad: bool = Field(True, description="count padded zeros in the mean")
     divisor_override: Optional[int] = Field(None, gt=0, description="divide by this instead of the window size")
 
-    def build_torch(self, x: TensorType):
-        import torch.nn as nn
-
-        return nn.AvgPool2d(
-            self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad, self.divisor_override
-        )
+    def torch_call(self, x: TensorType) -> TorchCall:
+        kwargs = dict(stride=self.stride, padding=self.padding, ceil_mode=self.ceil_mode, count_include_pad=self.count_include_pad)
+        return TorchCall("torch.nn.AvgPool2d", (self.kernel_size,), {**kwargs, "divisor_override": self.divisor_override})
 
 
 class _AdaptiveAvgPoolNd(_SpatialOp):
     category = "pool"
+    onnx_types = ("GlobalAveragePool",)
+
+    @classmethod
+    def from_onnx(cls, op_type, attrs, consts, types):
+        from graphspec.ops.registry import OnnxMapping
+
+        if op_type not in cls.onnx_types or attrs or len(types) != 1 or types[0] is None or types[0].rank != cls.nd + 2:
+            return None
+        return OnnxMapping({"output_size": 1})
     output_size: AdaptiveSizes = Field(description="output size: an int, or one per axis (null keeps the input size)")
 
     def infer(self, x: TensorType) -> TensorType:
@@ -136,13 +176,18 @@ class _AdaptiveAvgPoolNd(_SpatialOp):
 class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
     """Average-pool [N, C, L] to a fixed length, whatever the input length."""
 
+    torch_classes = ("torch.nn.AdaptiveAvgPool1d",)
+
+    @classmethod
+    def from_torch_call(cls, fn, args, kwargs):
+        bound = bind_call(args, kwargs, ("input", "output_size"))
+        return {"output_size": cls.plain_axes(bound["output_size"])} if fn == "adaptive_avg_pool1d" and bound else None
+
     nd = 1
     layout = "C, L"
 
-    def build_torch(self, x: TensorType):
-        import torch.nn as nn
-
-        return nn.AdaptiveAvgPool1d(self.output_size)
+    def torch_call(self, x: TensorType) -> TorchCall:
+        return TorchCall("torch.nn.AdaptiveAvgPool1d", (self.output_size,))
 
 
 @register
@@ -153,13 +198,18 @@ class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
     TensorType(shape=('batch', 512, 1, 'w'), dtype='float32')
     """
 
+    torch_classes = ("torch.nn.AdaptiveAvgPool2d",)
+
+    @classmethod
+    def from_torch_call(cls, fn, args, kwargs):
+        bound = bind_call(args, kwargs, ("input", "output_size"))
+        return {"output_size": cls.plain_axes(bound["output_size"])} if fn == "adaptive_avg_pool2d" and bound else None
+
     nd = 2
     layout = "C, H, W"
 
-    def build_torch(self, x: TensorType):
-        import torch.nn as nn
-
-        return nn.AdaptiveAvgPool2d(self.output_size)
+    def torch_call(self, x: TensorType) -> TorchCall:
+        return TorchCall("torch.nn.AdaptiveAvgPool2d", (self.output_size,))
 
 
 # mode -> input ranks torch's interpolate accepts (batched only: [N, C, *spatial])
@@ -193,6 +243,8 @@ class Upsample(Op):
     >>> Upsample(scale_factor=2).infer(TensorType(("batch", 16, 7, 7)))
     TensorType(shape=('batch', 16, 14, 14), dtype='float32')
     """
+
+    torch_classes = ("torch.nn.Upsample",)
 
     category = "pool"
     size: Optional[Sizes] = Field(None, description="output spatial size: an int or one per axis")
@@ -247,7 +299,7 @@ class Upsample(Op):
         check_positive(out, self.op_name, f"input {x}, {name}={show(given)}")
         return x.with_shape(x.shape[:2] + out)
 
-    def build_torch(self, x: TensorType):
-        import torch.nn as nn
-
-        return nn.Upsample(size=self.size, scale_factor=self.scale_factor, mode=self.mode, align_corners=self.align_corners)
+    def torch_call(self, x: TensorType) -> TorchCall:
+        return TorchCall(
+            "torch.nn.Upsample", kwargs=dict(size=self.size, scale_factor=self.scale_factor, mode=self.mode, align_corners=self.align_corners)
+        )

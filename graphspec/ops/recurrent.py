@@ -11,7 +11,7 @@ from typing import ClassVar, Literal, Optional
 
 from pydantic import Field, model_validator
 
-from graphspec.ops.registry import Op, register
+from graphspec.ops.registry import Op, TorchCall, register
 from graphspec.ops.types import Dim, ShapeError, TensorType, expect_float, expect_rank, fixed, same_dim
 
 
@@ -111,47 +111,49 @@ class _Recurrent(Op):
         steps = int(seq) * (1 if batch is None else int(batch)) * self.directions
         return steps * sum(self._per_step_macs(n) for n in self._layer_input_sizes(x))
 
-    def _torch_kwargs(self, x: TensorType) -> dict:
-        return dict(
-            input_size=x.shape[-1],
-            hidden_size=self.hidden_size,
+    def _torch_call(self, x: TensorType, **extra) -> TorchCall:
+        kwargs = dict(
             num_layers=self.num_layers,
             bias=self.bias,
             batch_first=self.batch_first,
             dropout=self.dropout,
             bidirectional=self.bidirectional,
+            **extra,
         )
+        return TorchCall(f"graphspec.backends.torch_modules.{self.op_name}", (x.shape[-1], self.hidden_size), kwargs)
 
 
 @register
 class RNN(_Recurrent):
     """Elman RNN, h_t = act(W_ih x_t + W_hh h_(t-1) + b) with act tanh or relu; outputs (output, h_n)."""
 
+    torch_classes = ("graphspec.backends.torch_modules.RNN", "torch.nn.RNN")
+
     inputs = ("x", "h0?")
     nonlinearity: Literal["tanh", "relu"] = Field("tanh", description="activation of the hidden state")
 
-    def build_torch(self, x: TensorType, *states):
-        from graphspec.backends.torch_modules import RNN as TorchRNN
-
-        return TorchRNN(nonlinearity=self.nonlinearity, **self._torch_kwargs(x))
+    def torch_call(self, x: TensorType, *states) -> TorchCall:
+        return self._torch_call(x, nonlinearity=self.nonlinearity)
 
 
 @register
 class GRU(_Recurrent):
     """Gated recurrent unit; outputs (output, h_n)."""
 
+    torch_classes = ("graphspec.backends.torch_modules.GRU", "torch.nn.GRU")
+
     inputs = ("x", "h0?")
     gates = 3
 
-    def build_torch(self, x: TensorType, *states):
-        from graphspec.backends.torch_modules import GRU as TorchGRU
-
-        return TorchGRU(**self._torch_kwargs(x))
+    def torch_call(self, x: TensorType, *states) -> TorchCall:
+        return self._torch_call(x)
 
 
 @register
 class LSTM(_Recurrent):
     """Long short-term memory; takes optional h0 and c0 (both or neither); outputs (output, h_n, c_n)."""
+
+    torch_classes = ("graphspec.backends.torch_modules.LSTM", "torch.nn.LSTM")
 
     inputs = ("x", "h0?", "c0?")
     outputs = ("output", "h_n", "c_n")
@@ -183,7 +185,5 @@ class LSTM(_Recurrent):
             raise ShapeError("LSTM takes both initial states h0 and c0, or neither. Received: only one of them", code="arity")
         return super().infer(x, *states)
 
-    def build_torch(self, x: TensorType, *states):
-        from graphspec.backends.torch_modules import LSTM as TorchLSTM
-
-        return TorchLSTM(proj_size=self.proj_size, **self._torch_kwargs(x))
+    def torch_call(self, x: TensorType, *states) -> TorchCall:
+        return self._torch_call(x, proj_size=self.proj_size)

@@ -7,7 +7,7 @@ from typing import Annotated, ClassVar, Union
 
 from pydantic import Field, field_validator
 
-from graphspec.ops.registry import Op, register
+from graphspec.ops.registry import Op, TorchCall, bind_call, register
 from graphspec.ops.types import (
     FLOAT_DTYPES,
     Dim,
@@ -27,6 +27,23 @@ from graphspec.ops.types import (
 class Flatten(Op):
     """Flatten dims start_dim..end_dim into one (default: all but the batch dim)."""
 
+    torch_classes = ("torch.nn.Flatten",)
+    onnx_types = ("Flatten",)
+
+    @classmethod
+    def from_onnx(cls, op_type, attrs, consts, types):
+        from graphspec.ops.registry import OnnxMapping
+
+        # ONNX's Flatten makes 2-D [prod(dims < axis), prod(the rest)]: torch's flatten(1) only for axis 1
+        if op_type not in cls.onnx_types or consts != [None] or attrs.get("axis", 1) != 1 or set(attrs) - {"axis"}:
+            return None
+        return OnnxMapping({"start_dim": 1, "end_dim": -1})
+
+    @classmethod
+    def from_torch_call(cls, fn, args, kwargs):
+        bound = bind_call(args, kwargs, ("input", "start_dim", "end_dim"), {"start_dim": 0, "end_dim": -1})
+        return {"start_dim": bound["start_dim"], "end_dim": bound["end_dim"]} if fn == "flatten" and bound else None
+
     category = "tensor"
     start_dim: int = Field(1, description="first dim to flatten")
     end_dim: int = Field(-1, description="last dim to flatten")
@@ -40,10 +57,8 @@ class Flatten(Op):
             raise ShapeError(f"start_dim ({self.start_dim}) comes after end_dim ({self.end_dim}) for shape {x}")
         return x.with_shape(x.shape[:s] + (dim_prod(x.shape[s : e + 1]),) + x.shape[e + 1 :])
 
-    def build_torch(self, x):
-        import torch.nn as nn
-
-        return nn.Flatten(self.start_dim, self.end_dim)
+    def torch_call(self, x) -> TorchCall:
+        return TorchCall("torch.nn.Flatten", kwargs={"start_dim": self.start_dim, "end_dim": self.end_dim})
 
 
 def broadcast(a: tuple, b: tuple, what: str) -> tuple:
@@ -69,9 +84,33 @@ def broadcast(a: tuple, b: tuple, what: str) -> tuple:
     return tuple(reversed(out))
 
 
+def _onnx_merge(cls, op_type: str, attrs: dict, consts: list, params: dict | None = None):
+    """An ONNX node whose inputs are all run-time tensors (Add, Mul, Sub, Concat)."""
+    from graphspec.ops.registry import OnnxMapping
+
+    if op_type not in cls.onnx_types or len(consts) < 2 or any(c is not None for c in consts):
+        return None
+    return OnnxMapping(params or {}, tuple(range(len(consts))))
+
+
 @register
 class Add(Op):
     """Element-wise sum of two or more tensors (broadcasting), e.g. a residual merge."""
+
+    torch_classes = ("graphspec.backends.torch_modules.AddN",)
+    onnx_types = ("Add",)
+
+    @classmethod
+    def from_onnx(cls, op_type, attrs, consts, types):
+        return None if attrs else _onnx_merge(cls, op_type, attrs, consts)
+    torch_functions = ("add",)
+
+    @classmethod
+    def from_torch_call(cls, fn, args, kwargs):
+        # two tensors (a tensor and a number is Arith)
+        if fn in cls.torch_functions and len(args) == 2 and not kwargs and all(isinstance(a, TensorType) for a in args):
+            return {}
+        return None
 
     category = "merge"
     inputs = ("*xs",)
@@ -89,10 +128,8 @@ class Add(Op):
     def count_macs(self, *xs, outputs) -> int:
         return 0  # additions are not multiply-accumulates (torchvision convention)
 
-    def build_torch(self, *xs):
-        from graphspec.backends.torch_modules import AddN
-
-        return AddN()
+    def torch_call(self, *xs) -> TorchCall:
+        return TorchCall("graphspec.backends.torch_modules.AddN")
 
 
 def _fmt(shape) -> str:
@@ -115,21 +152,36 @@ def _merge_elementwise(xs: tuple[TensorType, ...], what: str) -> TensorType:
 class Mul(Op):
     """Element-wise product of two or more tensors (broadcasting), e.g. a gate."""
 
+    torch_classes = ("graphspec.backends.torch_modules.MulN",)
+    onnx_types = ("Mul",)
+
+    @classmethod
+    def from_onnx(cls, op_type, attrs, consts, types):
+        return None if attrs else _onnx_merge(cls, op_type, attrs, consts)
+    torch_functions = ("mul",)
+
+    @classmethod
+    def from_torch_call(cls, fn, args, kwargs):
+        # two tensors (a tensor and a number is Arith)
+        if fn in cls.torch_functions and len(args) == 2 and not kwargs and all(isinstance(a, TensorType) for a in args):
+            return {}
+        return None
+
     category = "merge"
     inputs = ("*xs",)
 
     def infer(self, *xs: TensorType) -> TensorType:
         return _merge_elementwise(xs, "Mul")
 
-    def build_torch(self, *xs):
-        from graphspec.backends.torch_modules import MulN
-
-        return MulN()
+    def torch_call(self, *xs) -> TorchCall:
+        return TorchCall("graphspec.backends.torch_modules.MulN")
 
 
 @register
 class Scale(Op):
     """Multiply by a constant: x * factor (e.g. attention scores by 1/sqrt(head dim))."""
+
+    torch_classes = ("graphspec.backends.torch_modules.Scale",)
 
     category = "merge"
     factor: float = Field(description="the constant; an expression such as ${(d_model / heads) ** -0.5} works")
@@ -138,15 +190,28 @@ class Scale(Op):
         expect_float(x)
         return x
 
-    def build_torch(self, x):
-        from graphspec.backends.torch_modules import Scale as TorchScale
-
-        return TorchScale(self.factor)
+    def torch_call(self, x) -> TorchCall:
+        return TorchCall("graphspec.backends.torch_modules.Scale", (self.factor,))
 
 
 @register
 class Sub(Op):
     """Element-wise difference a - b (broadcasting)."""
+
+    torch_classes = ("graphspec.backends.torch_modules.Sub",)
+    onnx_types = ("Sub",)
+
+    @classmethod
+    def from_onnx(cls, op_type, attrs, consts, types):
+        return None if attrs else _onnx_merge(cls, op_type, attrs, consts)
+    torch_functions = ("sub",)
+
+    @classmethod
+    def from_torch_call(cls, fn, args, kwargs):
+        # two tensors (a tensor and a number is Arith)
+        if fn in cls.torch_functions and len(args) == 2 and not kwargs and all(isinstance(a, TensorType) for a in args):
+            return {}
+        return None
 
     category = "merge"
     inputs = ("a", "b")
@@ -154,15 +219,29 @@ class Sub(Op):
     def infer(self, a: TensorType, b: TensorType) -> TensorType:
         return _merge_elementwise((a, b), "Sub")
 
-    def build_torch(self, a, b):
-        from graphspec.backends.torch_modules import Sub as TorchSub
-
-        return TorchSub()
+    def torch_call(self, a, b) -> TorchCall:
+        return TorchCall("graphspec.backends.torch_modules.Sub")
 
 
 @register
 class Concat(Op):
     """Concatenate two or more tensors along dim; the other dims must agree."""
+
+    torch_classes = ("graphspec.backends.torch_modules.Concat",)
+    onnx_types = ("Concat",)
+
+    @classmethod
+    def from_onnx(cls, op_type, attrs, consts, types):
+        if set(attrs) != {"axis"}:
+            return None
+        return _onnx_merge(cls, op_type, attrs, consts, {"dim": int(attrs["axis"])})
+
+    @classmethod
+    def from_torch_call(cls, fn, args, kwargs):
+        bound = bind_call(args, kwargs, ("tensors", "dim"), {"dim": 0})
+        if fn not in ("cat", "concat", "concatenate") or not bound or not isinstance(bound["tensors"], (list, tuple)):
+            return None
+        return {"dim": bound["dim"]}
 
     category = "merge"
     inputs = ("*xs",)
@@ -191,25 +270,23 @@ class Concat(Op):
                     shape[i] = d  # a fixed size says more than a symbol
         return first.with_shape(shape)
 
-    def build_torch(self, *xs):
-        from graphspec.backends.torch_modules import Concat as TorchConcat
-
-        return TorchConcat(self.dim)
+    def torch_call(self, *xs) -> TorchCall:
+        return TorchCall("graphspec.backends.torch_modules.Concat", (self.dim,))
 
 
 @register
 class Identity(Op):
     """Return the input unchanged (a named tap point, or a placeholder in a block)."""
 
+    torch_classes = ("torch.nn.Identity",)
+
     category = "tensor"
 
     def infer(self, x: TensorType) -> TensorType:
         return x
 
-    def build_torch(self, x):
-        import torch.nn as nn
-
-        return nn.Identity()
+    def torch_call(self, x) -> TorchCall:
+        return TorchCall("torch.nn.Identity")
 
 
 def reshape_shape(shape: tuple[Dim, ...], target: tuple[int, ...]) -> tuple[Dim, ...]:
@@ -268,6 +345,30 @@ def reshape_shape(shape: tuple[Dim, ...], target: tuple[int, ...]) -> tuple[Dim,
 class Reshape(Op):
     """Reshape to a target shape; 0 copies the input size (e.g. the batch) and one -1 is inferred."""
 
+    torch_classes = ("graphspec.backends.torch_modules.Reshape",)
+    onnx_types = ("Reshape",)
+
+    @classmethod
+    def from_onnx(cls, op_type, attrs, consts, types):
+        from graphspec.ops.registry import OnnxMapping
+
+        # the target shape must be a constant; with allowzero a 0 is a size 0, not "copy"
+        if op_type not in cls.onnx_types or len(consts) != 2 or consts[0] is not None or consts[1] is None or set(attrs) - {"allowzero"}:
+            return None
+        shape = tuple(int(v) for v in consts[1].reshape(-1))
+        if attrs.get("allowzero", 0) and 0 in shape:
+            return None
+        return OnnxMapping({"shape": shape})
+
+    @classmethod
+    def from_torch_call(cls, fn, args, kwargs):
+        # x.view(2, -1), x.reshape((2, -1)), torch.reshape(x, (2, -1)): sizes as ints
+        # (the importer turns a size read from the input into 0 or -1)
+        if fn not in ("reshape", "view") or kwargs.keys() - {"shape"} or not args:
+            return None
+        shape = kwargs.get("shape", args[1] if len(args) == 2 and isinstance(args[1], (list, tuple)) else args[1:])
+        return {"shape": tuple(shape)}
+
     category = "tensor"
     shape: tuple[Annotated[int, Field(ge=-1)], ...] = Field(
         max_length=16,
@@ -285,15 +386,31 @@ class Reshape(Op):
     def infer(self, x: TensorType) -> TensorType:
         return x.with_shape(reshape_shape(x.shape, self.shape))
 
-    def build_torch(self, x):
-        from graphspec.backends.torch_modules import Reshape as TorchReshape
-
-        return TorchReshape(self.shape)
+    def torch_call(self, x) -> TorchCall:
+        return TorchCall("graphspec.backends.torch_modules.Reshape", (self.shape,))
 
 
 @register
 class Permute(Op):
     """Reorder dims: output dim i is input dim dims[i] (e.g. [0, 2, 1] swaps the last two)."""
+
+    torch_classes = ("graphspec.backends.torch_modules.Permute",)
+    onnx_types = ("Transpose",)
+
+    @classmethod
+    def from_onnx(cls, op_type, attrs, consts, types):
+        from graphspec.ops.registry import OnnxMapping
+
+        if op_type not in cls.onnx_types or consts != [None] or set(attrs) != {"perm"}:
+            return None
+        return OnnxMapping({"dims": tuple(int(v) for v in attrs["perm"])})
+
+    @classmethod
+    def from_torch_call(cls, fn, args, kwargs):
+        if fn != "permute" or kwargs.keys() - {"dims"} or not args:
+            return None
+        dims = kwargs.get("dims", args[1] if len(args) == 2 and isinstance(args[1], (list, tuple)) else args[1:])
+        return {"dims": tuple(dims)}
 
     category = "tensor"
     dims: tuple[int, ...] = Field(min_length=1, max_length=16, description="a permutation of the input dims (negative allowed)")
@@ -308,15 +425,20 @@ class Permute(Op):
             )
         return x.with_shape(x.shape[d] for d in norm)
 
-    def build_torch(self, x):
-        from graphspec.backends.torch_modules import Permute as TorchPermute
-
-        return TorchPermute(self.dims)
+    def torch_call(self, x) -> TorchCall:
+        return TorchCall("graphspec.backends.torch_modules.Permute", (self.dims,))
 
 
 @register
 class Transpose(Op):
     """Swap two dims (e.g. dim0=1, dim1=2 turns [batch, seq, feat] into [batch, feat, seq])."""
+
+    torch_classes = ("graphspec.backends.torch_modules.Transpose",)
+
+    @classmethod
+    def from_torch_call(cls, fn, args, kwargs):
+        bound = bind_call(args, kwargs, ("input", "dim0", "dim1"))
+        return {"dim0": bound["dim0"], "dim1": bound["dim1"]} if fn == "transpose" and bound else None
 
     category = "tensor"
     dim0: int = Field(description="first dim to swap")
@@ -329,15 +451,35 @@ class Transpose(Op):
         shape[a], shape[b] = shape[b], shape[a]
         return x.with_shape(shape)
 
-    def build_torch(self, x):
-        from graphspec.backends.torch_modules import Transpose as TorchTranspose
+    def torch_call(self, x) -> TorchCall:
+        return TorchCall("graphspec.backends.torch_modules.Transpose", (self.dim0, self.dim1))
 
-        return TorchTranspose(self.dim0, self.dim1)
+
+class _OneAxisOp(Op):
+    """Base of Squeeze and Unsqueeze: one ``dim``, from ``x.squeeze(d)`` or an ONNX node with one axis."""
+
+    @classmethod
+    def from_onnx(cls, op_type, attrs, consts, types):
+        from graphspec.ops.registry import OnnxMapping
+
+        # one axis: an attribute up to opset 12, a constant input from 13
+        axes = consts[1] if len(consts) == 2 else attrs.get("axes")
+        if op_type not in cls.onnx_types or consts[0] is not None or axes is None or len(axes) != 1 or set(attrs) - {"axes"}:
+            return None
+        return OnnxMapping({"dim": int(list(axes)[0])})
+
+    @classmethod
+    def from_torch_call(cls, fn, args, kwargs):
+        bound = bind_call(args, kwargs, ("input", "dim"))
+        return {"dim": bound["dim"]} if fn == cls.__name__.lower() and bound and isinstance(bound["dim"], int) else None
 
 
 @register
-class Squeeze(Op):
+class Squeeze(_OneAxisOp):
     """Remove one dim of size 1."""
+
+    torch_classes = ("graphspec.backends.torch_modules.Squeeze",)
+    onnx_types = ("Squeeze",)
 
     category = "tensor"
     dim: int = Field(description="the size-1 dim to remove")
@@ -348,15 +490,16 @@ class Squeeze(Op):
             raise ShapeError(f"Squeeze: dim={self.dim} must have size 1. Received: input {x}")
         return x.with_shape(x.shape[:axis] + x.shape[axis + 1 :])
 
-    def build_torch(self, x):
-        from graphspec.backends.torch_modules import Squeeze as TorchSqueeze
-
-        return TorchSqueeze(self.dim)
+    def torch_call(self, x) -> TorchCall:
+        return TorchCall("graphspec.backends.torch_modules.Squeeze", (self.dim,))
 
 
 @register
-class Unsqueeze(Op):
+class Unsqueeze(_OneAxisOp):
     """Insert a dim of size 1 at dim (e.g. dim=1 turns [batch, feat] into [batch, 1, feat])."""
+
+    torch_classes = ("graphspec.backends.torch_modules.Unsqueeze",)
+    onnx_types = ("Unsqueeze",)
 
     category = "tensor"
     dim: int = Field(description="position of the new dim in the output (negative counts from the end)")
@@ -365,15 +508,20 @@ class Unsqueeze(Op):
         axis = norm_axis(self.dim, x.rank + 1)
         return x.with_shape(x.shape[:axis] + (1,) + x.shape[axis:])
 
-    def build_torch(self, x):
-        from graphspec.backends.torch_modules import Unsqueeze as TorchUnsqueeze
-
-        return TorchUnsqueeze(self.dim)
+    def torch_call(self, x) -> TorchCall:
+        return TorchCall("graphspec.backends.torch_modules.Unsqueeze", (self.dim,))
 
 
 @register
 class Select(Op):
     """Take one index along dim and drop that dim (dim=1, index=-1: an RNN's last time step)."""
+
+    torch_classes = ("graphspec.backends.torch_modules.Select",)
+
+    @classmethod
+    def from_torch_call(cls, fn, args, kwargs):
+        bound = bind_call(args, kwargs, ("input", "dim", "index"))
+        return {"dim": bound["dim"], "index": bound["index"]} if fn == "select" and bound else None
 
     category = "tensor"
     dim: int = Field(description="dim to index (negative counts from the end)")
@@ -386,10 +534,8 @@ class Select(Op):
             raise ShapeError(f"Select: index={self.index} is out of range for size {size} along dim={self.dim}. Received: input {x}")
         return x.with_shape(x.shape[:axis] + x.shape[axis + 1 :])
 
-    def build_torch(self, x):
-        from graphspec.backends.torch_modules import Select as TorchSelect
-
-        return TorchSelect(self.dim, self.index)
+    def torch_call(self, x) -> TorchCall:
+        return TorchCall("graphspec.backends.torch_modules.Select", (self.dim, self.index))
 
 
 # ------------------------------------------------------------------ split
@@ -417,6 +563,33 @@ def _even_pieces(size: int, piece: int) -> list[int]:
 @register
 class Split(Op):
     """Split along dim into pieces of one size, or of listed sizes; outputs out0..out7."""
+
+    torch_classes = ("graphspec.backends.torch_modules.Split",)
+    onnx_types = ("Split",)
+
+    @classmethod
+    def from_onnx(cls, op_type, attrs, consts, types):
+        from graphspec.ops.registry import OnnxMapping
+
+        # sections: a constant input (opset 13+); or num_outputs (18+): pieces of ceil(size / n), as torch.split
+        if op_type not in cls.onnx_types or consts[0] is not None or set(attrs) - {"axis", "num_outputs"}:
+            return None
+        axis = int(attrs.get("axis", 0))
+        if len(consts) == 2 and consts[1] is not None:
+            return OnnxMapping({"split_size_or_sections": tuple(int(v) for v in consts[1].reshape(-1)), "dim": axis})
+        size = types[0].shape[axis] if types and types[0] is not None and -types[0].rank <= axis < types[0].rank else None
+        n = attrs.get("num_outputs")
+        if len(consts) != 1 or not isinstance(size, int) or not n:
+            return None
+        return OnnxMapping({"split_size_or_sections": -(-size // int(n)), "dim": axis})
+
+    @classmethod
+    def from_torch_call(cls, fn, args, kwargs):
+        bound = bind_call(args, kwargs, ("tensor", "split_size_or_sections", "dim"), {"dim": 0})
+        if fn != "split" or not bound:
+            return None
+        sizes = bound["split_size_or_sections"]
+        return {"split_size_or_sections": sizes if isinstance(sizes, int) else tuple(sizes), "dim": bound["dim"]}
 
     category = "tensor"
     outputs = PIECE_PORTS
@@ -458,15 +631,20 @@ class Split(Op):
             )
         return _pieces(x, axis, sizes)
 
-    def build_torch(self, x):
-        from graphspec.backends.torch_modules import Split as TorchSplit
-
-        return TorchSplit(self.split_size_or_sections, self.dim)
+    def torch_call(self, x) -> TorchCall:
+        return TorchCall("graphspec.backends.torch_modules.Split", (self.split_size_or_sections, self.dim))
 
 
 @register
 class Chunk(Op):
     """Split along dim into `chunks` near-equal pieces (torch.chunk); outputs out0..out7."""
+
+    torch_classes = ("graphspec.backends.torch_modules.Chunk",)
+
+    @classmethod
+    def from_torch_call(cls, fn, args, kwargs):
+        bound = bind_call(args, kwargs, ("input", "chunks", "dim"), {"dim": 0})
+        return {"chunks": bound["chunks"], "dim": bound["dim"]} if fn == "chunk" and bound else None
 
     category = "tensor"
     outputs = PIECE_PORTS
@@ -492,10 +670,8 @@ class Chunk(Op):
             )
         return _pieces(x, axis, sizes)
 
-    def build_torch(self, x):
-        from graphspec.backends.torch_modules import Chunk as TorchChunk
-
-        return TorchChunk(self.chunks, self.dim)
+    def torch_call(self, x) -> TorchCall:
+        return TorchCall("graphspec.backends.torch_modules.Chunk", (self.chunks, self.dim))
 
 
 # ------------------------------------------------------------------ reductions
@@ -527,28 +703,56 @@ class _Reduce(Op):
 class Mean(_Reduce):
     """Mean over dim (all dims by default); float inputs."""
 
+    torch_classes = ("graphspec.backends.torch_modules.Mean",)
+    onnx_types = ("ReduceMean",)
+
+    @classmethod
+    def from_onnx(cls, op_type, attrs, consts, types):
+        from graphspec.ops.registry import OnnxMapping
+
+        # axes: an attribute up to opset 17, a constant input from 18
+        axes = attrs.get("axes") if len(consts) == 1 else (consts[1] if consts[1] is not None else None)
+        if op_type not in cls.onnx_types or consts[0] is not None or axes is None or len(axes) == 0 or set(attrs) - {"axes", "keepdims", "noop_with_empty_axes"}:
+            return None
+        dims = tuple(int(a) for a in (axes.reshape(-1) if hasattr(axes, "reshape") else axes))
+        return OnnxMapping({"dim": dims[0] if len(dims) == 1 else dims, "keepdim": bool(attrs.get("keepdims", 1))})
+
+    @classmethod
+    def from_torch_call(cls, fn, args, kwargs):
+        bound = bind_call(args, kwargs, ("input", "dim", "keepdim", "dtype"), {"dim": None, "keepdim": False, "dtype": None})
+        if fn != "mean" or not bound or bound["dtype"] is not None:
+            return None
+        dim = bound["dim"]
+        return {"dim": dim if dim is None or isinstance(dim, int) else tuple(dim), "keepdim": bound["keepdim"]}
+
     def infer(self, x: TensorType) -> TensorType:
         expect_float(x)
         return x.with_shape(self._out_shape(x))
 
-    def build_torch(self, x):
-        from graphspec.backends.torch_modules import Mean as TorchMean
-
-        return TorchMean(self.dim, self.keepdim)
+    def torch_call(self, x) -> TorchCall:
+        return TorchCall("graphspec.backends.torch_modules.Mean", (self.dim, self.keepdim))
 
 
 @register
 class Sum(_Reduce):
     """Sum over dim (all dims by default); integer and bool inputs sum to int64 as in torch."""
 
+    torch_classes = ("graphspec.backends.torch_modules.Sum",)
+
+    @classmethod
+    def from_torch_call(cls, fn, args, kwargs):
+        bound = bind_call(args, kwargs, ("input", "dim", "keepdim", "dtype"), {"dim": None, "keepdim": False, "dtype": None})
+        if fn != "sum" or not bound or bound["dtype"] is not None:
+            return None
+        dim = bound["dim"]
+        return {"dim": dim if dim is None or isinstance(dim, int) else tuple(dim), "keepdim": bound["keepdim"]}
+
     def infer(self, x: TensorType) -> TensorType:
         dtype = x.dtype if x.dtype in FLOAT_DTYPES else "int64"
         return TensorType(self._out_shape(x), dtype)
 
-    def build_torch(self, x):
-        from graphspec.backends.torch_modules import Sum as TorchSum
-
-        return TorchSum(self.dim, self.keepdim)
+    def torch_call(self, x) -> TorchCall:
+        return TorchCall("graphspec.backends.torch_modules.Sum", (self.dim, self.keepdim))
 
 
 @register
@@ -558,6 +762,17 @@ class ExpandAs(Op):
     No data is copied; e.g. ViT's learned [1, 1, D] class token becomes
     [batch, 1, D] to be concatenated to the patch tokens.
     """
+
+    torch_classes = ("graphspec.backends.vision_modules.ExpandAs",)
+
+    @classmethod
+    def from_torch_call(cls, fn, args, kwargs):
+        # x.expand_as(like); the importer turns x.expand(n, -1, -1), n read from like, into expand_as with dims
+        if fn != "expand_as" or len(args) != 2 or not all(isinstance(a, TensorType) for a in args) or kwargs.keys() - {"dims"}:
+            return None
+        x, like = args
+        dims = kwargs.get("dims") or [i for i, (a, b) in enumerate(zip(x.shape, like.shape)) if a == 1 and b != 1]
+        return {"dims": list(dims)} if dims else None
 
     category = "tensor"
     inputs = ("x", "like")
@@ -576,7 +791,5 @@ class ExpandAs(Op):
         axes = self._axes(x, like)
         return x.with_shape(like.shape[i] if i in axes else d for i, d in enumerate(x.shape))
 
-    def build_torch(self, x: TensorType, like: TensorType):
-        from graphspec.backends.vision_modules import ExpandAs as TorchExpandAs
-
-        return TorchExpandAs(self._axes(x, like))
+    def torch_call(self, x: TensorType, like: TensorType) -> TorchCall:
+        return TorchCall("graphspec.backends.vision_modules.ExpandAs", (self._axes(x, like),))

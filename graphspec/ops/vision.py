@@ -8,7 +8,7 @@ from typing import Literal, Union
 
 from pydantic import Field, field_validator
 
-from graphspec.ops.registry import Op, register
+from graphspec.ops.registry import Op, TorchCall, bind_call, register
 from graphspec.ops.tensor import broadcast
 from graphspec.ops.types import ShapeError, TensorType, expect_float, expect_rank, fixed
 
@@ -43,6 +43,42 @@ class Arith(Op):
     broadcasts against x (it is not a weight: state_dict keeps no entry).
     """
 
+    torch_classes = ("graphspec.backends.vision_modules.Arith",)
+    onnx_types = ("Add", "Sub", "Mul", "Div")
+
+    @classmethod
+    def from_onnx(cls, op_type, attrs, consts, types):
+        """A tensor and a constant, either order (two tensors are Add/Sub/Mul)."""
+        from graphspec.ops.registry import OnnxMapping
+
+        if op_type not in cls.onnx_types or attrs or len(consts) != 2 or (consts[0] is None) == (consts[1] is None):
+            return None
+        fn = op_type.lower()
+        if consts[0] is not None:
+            fn = {"sub": "rsub", "div": "rdiv"}.get(fn, fn)
+        const = consts[0] if consts[0] is not None else consts[1]
+        if const.dtype.kind != "f" and const.dtype.kind not in "iu":
+            return None
+        value = float(const.reshape(-1)[0]) if const.size == 1 and const.ndim <= 1 else const.astype(float).tolist()
+        return OnnxMapping({"fn": fn, "value": value}, (1 if consts[0] is not None else 0,))
+
+    @classmethod
+    def from_torch(cls, module):
+        return {"fn": module.fn, "value": module.value} if super().from_torch(module) is not None else None
+
+    @classmethod
+    def from_torch_call(cls, fn, args, kwargs):
+        # a tensor and a number, either order: x + 1, 1 - x, x / 6, torch.mul(x, 0.5)
+        if kwargs or len(args) != 2 or fn not in ("add", "sub", "mul", "div", "truediv"):
+            return None
+        (a, b) = args
+        fn = "div" if fn == "truediv" else fn
+        if isinstance(a, TensorType) and isinstance(b, (int, float)) and not isinstance(b, bool):
+            return {"fn": fn, "value": b}
+        if isinstance(b, TensorType) and isinstance(a, (int, float)) and not isinstance(a, bool):
+            return {"fn": {"sub": "rsub", "div": "rdiv"}.get(fn, fn), "value": a}
+        return None
+
     category = "merge"
     fn: Literal["add", "sub", "mul", "div", "rsub", "rdiv"] = Field(description="add, sub, mul, div (x op value) or rsub, rdiv (value op x)")
     value: ConstT = Field(description="a number, or nested lists that broadcast against the input, e.g. [[[0.485]], [[0.456]], [[0.406]]]")
@@ -62,10 +98,8 @@ class Arith(Op):
             raise ShapeError(f"Arith: value of shape {list(_const_shape(self.value))} would grow the input {x}; it must broadcast to the input's shape")
         return x
 
-    def build_torch(self, x):
-        from graphspec.backends.vision_modules import Arith as TorchArith
-
-        return TorchArith(self.fn, self.value)
+    def torch_call(self, x) -> TorchCall:
+        return TorchCall("graphspec.backends.vision_modules.Arith", (self.fn, self.value))
 
 
 @register
@@ -75,6 +109,13 @@ class StochasticDepth(Op):
     Survivors are scaled by 1/(1-p); in eval it is the identity. The semantics
     are torchvision.ops.stochastic_depth's (reimplemented with torch only).
     """
+
+    torch_classes = ("graphspec.backends.vision_modules.StochasticDepth", "torchvision.ops.stochastic_depth.StochasticDepth")
+
+    @classmethod
+    def from_torch_call(cls, fn, args, kwargs):
+        bound = bind_call(args, kwargs, ("input", "p", "mode", "training"), {"training": True})
+        return {"p": bound["p"], "mode": bound["mode"]} if fn == "stochastic_depth" and bound else None
 
     category = "regularization"
     stateful_training = True
@@ -87,15 +128,15 @@ class StochasticDepth(Op):
             raise ShapeError("StochasticDepth needs an input with a batch dim. Received: a scalar")
         return x
 
-    def build_torch(self, x):
-        from graphspec.backends.vision_modules import StochasticDepth as TorchStochasticDepth
-
-        return TorchStochasticDepth(self.p, self.mode)
+    def torch_call(self, x) -> TorchCall:
+        return TorchCall("graphspec.backends.vision_modules.StochasticDepth", (self.p, self.mode))
 
 
 @register
 class LayerNorm2d(Op):
     """LayerNorm over the channels of [N, C, H, W] at each position (ConvNeXt's channels-first LayerNorm)."""
+
+    torch_classes = ("graphspec.backends.vision_modules.LayerNorm2d", "torchvision.models.convnext.LayerNorm2d")
 
     category = "norm"
     eps: float = Field(1e-6, gt=0, description="added to the variance for numerical stability")
@@ -110,7 +151,9 @@ class LayerNorm2d(Op):
     def count_params(self, x: TensorType) -> int:
         return 2 * fixed(x.shape[1], "channels") if self.elementwise_affine else 0
 
-    def build_torch(self, x: TensorType):
-        from graphspec.backends.vision_modules import LayerNorm2d as TorchLayerNorm2d
-
-        return TorchLayerNorm2d(fixed(x.shape[1], "channels"), eps=self.eps, elementwise_affine=self.elementwise_affine)
+    def torch_call(self, x: TensorType) -> TorchCall:
+        return TorchCall(
+            "graphspec.backends.vision_modules.LayerNorm2d",
+            (fixed(x.shape[1], "channels"),),
+            dict(eps=self.eps, elementwise_affine=self.elementwise_affine),
+        )

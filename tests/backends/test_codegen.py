@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,14 @@ import torch
 from torch import nn
 
 import graphspec
-from graphspec.backends import torch_modules as tm
-from graphspec.backends.codegen import CodegenError, generate, lit, module_expr, same_module
+from graphspec.backends import codegen
+from graphspec.backends.codegen import CodegenError, call_expr, custom_classes, generate, leaf_expr, lit, same_module
 from graphspec.backends.torch_fx import example_inputs
 from graphspec.cli.main import main
+from graphspec.ops import registry
+from graphspec.ops.dense import Linear
+from graphspec.ops.registry import Op, TorchCall
+from graphspec.ops.types import TensorType, bind
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"
@@ -75,11 +80,11 @@ def test_generated_file_equals_compiled_module(path, graph, tmp_path):
 def test_generated_file_reads_like_pytorch(tmp_path):
     text = generate(graphspec.load(str(FEATURES)))
     assert "class Mlp(nn.Module):" in text
-    assert "self.head = nn.Sequential(\n            nn.Linear(in_features=64, out_features=32, bias=True)," in text
+    assert "self.head = nn.Sequential(\n            nn.Linear(64, 32)," in text
     assert "class Block(nn.Module):" in text and "class AddN(nn.Module):" in text
     assert "        body_0_a_fc = getattr(self.body, \"0\").a.fc(stem_act)" in text
     # the unused but weighted head2 is built (same state_dict as the compiled module)
-    assert "self.head2 = nn.Linear(in_features=10, out_features=10, bias=True)" in text
+    assert "self.head2 = nn.Linear(10, 10)" in text
     compile(text, "generated", "exec")
 
 
@@ -91,55 +96,99 @@ def test_outputs_selection_prunes_the_file():
 
 # ---------------------------------------------------------------- constructor expressions
 
-CUSTOM = [tm.AddN, tm.MulN, tm.Sub, tm.MatMul, tm.Concat, tm.Reshape, tm.Permute, tm.Transpose, tm.Squeeze,
-          tm.Unsqueeze, tm.Select, tm.Split, tm.Chunk, tm.Mean, tm.Sum, tm.Reparameterize, tm.PositionalEncoding,
-          tm.MultiheadAttention, tm.TransformerEncoderLayer, tm.RNN, tm.GRU, tm.LSTM]  # fmt: skip
+# Ops whose module is not one constructor call of literals: they override build_torch, and
+# codegen writes them another way (a Parameter node is an nn.Parameter with the op's init).
+NOT_A_CALL = {"Parameter": "a learned tensor, written as nn.Parameter(<init_source>)"}
+
+
+@lru_cache(maxsize=1)
+def zoo_uses() -> dict[str, tuple[Op, tuple[TensorType, ...]]]:
+    """op name -> (op, input types at batch 2) of its first use in the zoo."""
+    out: dict[str, tuple] = {}
+    for path in sorted(SPECS.glob("*.yaml")):
+        spec = graphspec.load(str(path))
+        sizes = {**spec.dims, "batch": 2}
+        for graph in spec.graphs.values():
+            for node_id in graph.op_nodes():
+                attrs = graph.node(node_id)
+                if attrs["op"].op_name not in out:
+                    types = [graph.node(src)["meta"]["types"][port] for src, port in attrs["inputs"]]
+                    out[attrs["op"].op_name] = (attrs["op"], tuple(bind(t, sizes) for t in types))
+    return out
+
+
+def _namespace_for(module) -> dict:
+    return {"nn": nn, "torch": torch, **{c.__name__: c for c in custom_classes([module])}}
+
+
+def _round_trip(op: Op, types) -> str:
+    """The op's written constructor rebuilds the module its build_torch makes."""
+    module = op.build_torch(*types)
+    assert type(module) is op.torch_call(*types).resolve(), f"{op.op_name}: build_torch is not torch_call"
+    ns = _namespace_for(module)
+    expr = leaf_expr(op, list(types), module, ns)
+    rebuilt = eval(expr, ns)  # noqa: S307 - text we generated
+    assert same_module(module, rebuilt) is None, expr
+    rebuilt.load_state_dict(module.state_dict(), strict=True)
+    return expr
+
+
+@pytest.mark.parametrize("name", [n for n in registry.names() if n not in NOT_A_CALL])
+def test_every_op_is_written_from_its_torch_call(name):
+    uses = zoo_uses()
+    assert name in uses, f"{name} is used by no zoo spec"
+    _round_trip(*uses[name])
+
+
+def test_only_listed_ops_build_their_module_outside_torch_call():
+    overriding = {cls.op_name for cls in registry.all_ops() if any("build_torch" in vars(k) for k in cls.__mro__ if k is not Op and issubclass(k, Op))}
+    assert overriding == set(NOT_A_CALL)
+
+
+T = TensorType
 
 
 @pytest.mark.parametrize(
-    "module",
+    "name,params,types,expected",
     [
-        nn.Conv2d(3, 8, 3, padding="same", padding_mode="reflect", bias=False),
-        nn.Conv1d(4, 8, 5, stride=2, dilation=2, groups=4),
-        nn.ConvTranspose2d(8, 3, 4, stride=2, padding=1, output_padding=1),
-        nn.LayerNorm(16, eps=1e-6, bias=False),
-        nn.LayerNorm([4, 16], elementwise_affine=False),
-        nn.GroupNorm(4, 16, affine=False),
-        nn.BatchNorm1d(8, momentum=None, track_running_stats=False),
-        nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True, count_include_pad=False, divisor_override=2),
-        nn.AvgPool1d(2),
-        nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=True),
-        nn.Upsample(scale_factor=2.0, mode="bilinear", align_corners=True),
-        nn.Upsample(size=(7, 9), mode="nearest"),
-        nn.Embedding(100, 8, padding_idx=0),
-        nn.AdaptiveAvgPool2d((1, None)),
-        nn.GELU(approximate="tanh"),
-        nn.LeakyReLU(0.2),
-        nn.Softmax(dim=1),
-        nn.Dropout2d(0.3),
-        nn.Flatten(2, -1),
-        tm.Concat(1),
-        tm.Reshape((0, -1, 4)),
-        tm.Split([2, 3], 1),
-        tm.Mean((1, 2), keepdim=True),
-        tm.Reparameterize(sample_in_eval=True),
-        tm.PositionalEncoding(16, 64, "learned"),
-        tm.PositionalEncoding(17, 32),
-        tm.MultiheadAttention(16, 4, dropout=0.1, kdim=8, vdim=12, batch_first=True, causal=True),
-        tm.MultiheadAttention(16, 2, bias=False, add_bias_kv=True),
-        tm.TransformerEncoderLayer(16, 2, dim_feedforward=32, activation="gelu", norm_first=True, batch_first=True, causal=True, bias=False),
-        tm.LSTM(8, 16, num_layers=2, bidirectional=True, proj_size=4, batch_first=True),
-        tm.RNN(8, 16, nonlinearity="relu", bias=False),
-        tm.GRU(8, 16, dropout=0.2, num_layers=3),
+        ("Conv2d", dict(out_channels=8, kernel_size=3, padding="same", padding_mode="reflect", bias=False), [T((1, 3, 8, 8))],
+         "nn.Conv2d(3, 8, kernel_size=3, padding='same', bias=False, padding_mode='reflect')"),
+        ("Conv1d", dict(out_channels=8, kernel_size=5, stride=2, dilation=2, groups=4), [T((1, 4, 32))], None),
+        ("ConvTranspose2d", dict(out_channels=3, kernel_size=4, stride=2, padding=1, output_padding=1), [T((1, 8, 5, 5))], None),
+        ("LayerNorm", dict(eps=1e-6, bias=False), [T((2, 16))], "nn.LayerNorm((16,), eps=1e-06, bias=False)"),
+        ("LayerNorm", dict(normalized_dims=2, elementwise_affine=False), [T((2, 4, 16))], None),
+        ("GroupNorm", dict(num_groups=4, affine=False), [T((2, 16, 4, 4))], "nn.GroupNorm(4, 16, affine=False)"),
+        ("BatchNorm1d", dict(momentum=None, track_running_stats=False), [T((2, 8))], None),
+        ("AvgPool2d", dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False, divisor_override=2), [T((1, 2, 9, 9))], None),
+        ("AvgPool1d", dict(kernel_size=2), [T((1, 2, 8))], "nn.AvgPool1d(2)"),
+        ("MaxPool2d", dict(kernel_size=3, stride=1, padding=1, ceil_mode=True), [T((1, 2, 9, 9))], None),
+        ("Upsample", dict(scale_factor=2.0, mode="bilinear", align_corners=True), [T((1, 2, 4, 4))], None),
+        ("Upsample", dict(size=[7, 9]), [T((1, 2, 4, 4))], None),
+        ("Embedding", dict(num_embeddings=100, embedding_dim=8, padding_idx=0), [T((2, 5), "int64")], "nn.Embedding(100, 8, padding_idx=0)"),
+        ("AdaptiveAvgPool2d", dict(output_size=[1, None]), [T((1, 2, 4, 4))], None),
+        ("GELU", dict(approximate="tanh"), [T((2, 4))], "nn.GELU(approximate='tanh')"),
+        ("LeakyReLU", dict(negative_slope=0.2), [T((2, 4))], "nn.LeakyReLU(negative_slope=0.2)"),
+        ("Dropout", {}, [T((2, 4))], "nn.Dropout()"),
+        ("Flatten", dict(start_dim=2), [T((2, 3, 4, 5))], "nn.Flatten(start_dim=2)"),
+        ("Split", dict(split_size_or_sections=[2, 3], dim=1), [T((2, 5))], "Split((2, 3), 1)"),
+        ("Mean", dict(dim=[1, 2], keepdim=True), [T((2, 3, 4))], None),
+        ("Reparameterize", dict(sample_in_eval=True), [T((2, 4)), T((2, 4))], "Reparameterize(sample_in_eval=True)"),
+        ("PositionalEncoding", dict(max_len=64, kind="learned"), [T((2, 10, 16))], None),
+        ("MultiheadAttention", dict(num_heads=4, dropout=0.1, batch_first=True, causal=True), [T((2, 5, 16)), T((2, 7, 8)), T((2, 7, 12))],
+         "MultiheadAttention(16, 4, dropout=0.1, kdim=8, vdim=12, batch_first=True, causal=True)"),
+        ("MultiheadAttention", dict(num_heads=2, bias=False), [T((5, 2, 16))], "MultiheadAttention(16, 2, bias=False, batch_first=True)"),
+        ("TransformerEncoderLayer", dict(nhead=2, dim_feedforward=32, activation="gelu", norm_first=True, batch_first=True, causal=True, bias=False),
+         [T((2, 5, 16))], None),
+        ("LSTM", dict(hidden_size=16, num_layers=2, bidirectional=True, proj_size=4, batch_first=True), [T((2, 5, 8))], None),
+        ("RNN", dict(hidden_size=16, nonlinearity="relu", bias=False), [T((5, 2, 8))], None),
+        ("GRU", dict(hidden_size=16, dropout=0.2, num_layers=3), [T((5, 2, 8))], "GRU(8, 16, num_layers=3, batch_first=True, dropout=0.2)"),
     ],
-    ids=lambda m: type(m).__name__,
+    ids=lambda v: v if isinstance(v, str) and v.isidentifier() else None,
 )
-def test_module_expressions_rebuild_the_module(module):
-    expr = module_expr(module, CUSTOM)
-    ns = {"nn": nn, "torch": torch, **{c.__name__: c for c in CUSTOM}}
-    rebuilt = eval(expr, ns)  # noqa: S307
-    assert same_module(module, rebuilt) is None, expr
-    rebuilt.load_state_dict(module.state_dict(), strict=True)
+def test_op_expressions_rebuild_the_module(name, params, types, expected):
+    expr = _round_trip(registry.get(name).model_validate(params), types)
+    if expected is not None:
+        assert expr == expected  # keyword arguments at the class's defaults are left out
 
 
 def test_same_module_reports_differences():
@@ -147,14 +196,56 @@ def test_same_module_reports_differences():
     assert "parameters" in same_module(nn.LayerNorm(4), nn.LayerNorm(4, bias=False))
 
 
-def test_unwritable_module_is_an_error():
-    class Opaque(nn.Module):
-        def __init__(self, scale):
-            super().__init__()
-            self._hidden = scale  # nothing maps the argument back
+def test_defaults_are_left_out_only_when_equal_in_type():
+    assert call_expr(TorchCall("torch.nn.Dropout", kwargs={"p": 0.5})) == "nn.Dropout()"
+    assert call_expr(TorchCall("torch.nn.Linear", (4, 2), {"bias": 1})) == "nn.Linear(4, 2, bias=1)"  # 1 is not True
 
-    with pytest.raises(CodegenError, match="Opaque"):
-        module_expr(Opaque(3), [Opaque])
+
+def test_an_op_without_torch_call_is_an_error():
+    class Opaque(Op):  # a third-party op that builds its module itself
+        op_name = "Opaque"
+
+        def build_torch(self, x):
+            return nn.Identity()
+
+    with pytest.raises(CodegenError, match="Opaque builds its torch module without a torch_call"):
+        leaf_expr(Opaque(), [T((2, 4))], nn.Identity(), _namespace_for(nn.Identity()))
+
+
+def test_a_plugin_op_without_torch_call_fails_cleanly(tmp_path, monkeypatch, capsys):
+    class Opaque(Op):  # registered like a plugin, builds its module itself
+        op_name = "Opaque"
+
+        def infer(self, x):
+            return x
+
+        def build_torch(self, x):
+            return nn.Identity()
+
+    monkeypatch.setitem(registry._REGISTRY, "Opaque", Opaque)
+    path = tmp_path / "plugin.yaml"
+    path.write_text("graphspec: 1\nname: plugin\ninputs: {x: {shape: [batch, 4]}}\nnodes:\n  mystery: {op: Opaque, in: x}\noutputs: {y: mystery}\n")
+    assert main(["codegen", str(path)]) == 3
+    err = capsys.readouterr().err
+    assert "mystery" in err and "torch_call" in err and "Traceback" not in err
+
+
+def test_a_module_other_than_torch_call_describes_is_never_written():
+    class Lying(Linear):  # builds without bias, describes a bias
+        def build_torch(self, x):
+            return nn.Linear(x.shape[-1], self.out_features, bias=False)
+
+    op = Lying(out_features=3)
+    with pytest.raises(CodegenError, match="another module"):
+        leaf_expr(op, [T((2, 4))], op.build_torch(T((2, 4))), _namespace_for(nn.Linear(1, 1)))
+
+
+def test_codegen_has_no_table_of_torch_classes():
+    """What to write comes from the op registry: no dispatch on torch classes here."""
+    tree = ast.parse(Path(codegen.__file__).read_text(encoding="utf-8"))
+    nn_names = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "nn"}
+    assert nn_names <= {"Module", "Parameter", "Sequential"}, nn_names  # containers and tensors only
+    assert "torch_modules" not in {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
 
 
 def test_literals():

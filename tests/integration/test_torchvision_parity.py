@@ -7,7 +7,7 @@ Always (fixtures written by tools/make_torchvision_fixtures.py from torchvision)
 - resnet18 under deterministic (formula) weights gives torchvision's outputs on
   a deterministic input.
 
-Where torchvision is importable (the separate /work/venv-tv environment, see
+Where torchvision is importable (the separate /work/tvenv environment, see
 the tool's docstring): torchvision's own randomly initialised models load into
 the compiled specs with ``strict=True`` and give the same outputs in eval mode.
 """
@@ -134,7 +134,7 @@ except Exception:  # noqa: BLE001
     HAVE_TORCHVISION = False
 
 
-@pytest.mark.skipif(not HAVE_TORCHVISION, reason="torchvision is not installed (use /work/venv-tv)")
+@pytest.mark.skipif(not HAVE_TORCHVISION, reason="torchvision is not installed (use /work/tvenv)")
 @pytest.mark.parametrize("init", ["torchvision", "formula", "calibrated"])
 @pytest.mark.parametrize("name", MODELS)
 def test_torchvision_weights_give_same_outputs(name, init, record_property):
@@ -171,7 +171,7 @@ def test_torchvision_weights_give_same_outputs(name, init, record_property):
     assert diff < 1e-5 * max(1.0, scale), f"{name}: max abs diff {diff:.3g} (output scale {scale:.3g})"
 
 
-@pytest.mark.skipif(not HAVE_TORCHVISION, reason="torchvision is not installed (use /work/venv-tv)")
+@pytest.mark.skipif(not HAVE_TORCHVISION, reason="torchvision is not installed (use /work/tvenv)")
 @pytest.mark.parametrize("mode", ["row", "batch"])
 def test_stochastic_depth_equals_torchvision_in_training(mode):
     """graphspec's reimplementation draws the same noise as torchvision.ops.stochastic_depth."""

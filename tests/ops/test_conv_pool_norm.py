@@ -546,7 +546,7 @@ def test_every_op_is_documented_and_complete():
     }
     for cls in OPS:
         assert cls.summary(), cls
-        assert cls.build_torch is not Op.build_torch and cls.infer is not Op.infer, cls
+        assert cls.torch_call is not Op.torch_call and cls.infer is not Op.infer, cls
         for name, field in cls.model_fields.items():
             assert field.description, f"{cls.op_name}.{name} has no description"
         cls.model_json_schema()  # the spec schema is generated from these

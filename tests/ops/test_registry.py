@@ -15,6 +15,8 @@ from __future__ import annotations
 import inspect
 import keyword
 import re
+import subprocess
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,7 +25,7 @@ import torch
 
 import graphspec
 from graphspec.ops import registry
-from graphspec.ops.registry import RESERVED_KEYS, Op
+from graphspec.ops.registry import RESERVED_KEYS, Op, TorchCall
 from graphspec.ops.types import TensorType, bind
 from graphspec.spec import yamlload
 
@@ -98,10 +100,12 @@ def test_unknown_parameter_is_refused(cls):
 @pytest.mark.parametrize("cls", OPS, ids=OP_IDS)
 def test_every_rule_is_defined(cls):
     assert _overrides(cls, "infer"), f"{cls.op_name} has no shape rule (infer)"
-    assert _overrides(cls, "build_torch"), f"{cls.op_name} has no torch builder (build_torch)"
+    # the module is described by torch_call (build_torch instantiates it); only an op whose
+    # module is not one constructor call of literals overrides build_torch instead
+    assert _overrides(cls, "torch_call") or _overrides(cls, "build_torch"), f"{cls.op_name} has no torch builder (torch_call)"
     # count_params / count_macs may keep the base's 0 (no weights, no MACs), but must be callable
     # with the documented signatures: (*inputs) and (*inputs, outputs=...).
-    for method in ("infer", "count_params", "count_macs", "build_torch"):
+    for method in ("infer", "count_params", "count_macs", "torch_call", "build_torch"):
         assert callable(getattr(cls, method))
     macs = inspect.signature(cls.count_macs).parameters
     assert "outputs" in macs and macs["outputs"].kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
@@ -260,3 +264,36 @@ def test_zoo_use_matches_torch(name):
     assert [tuple(r.shape) for r in result] == [tuple(t.shape) for t in outs], where
     assert [str(r.dtype).removeprefix("torch.") for r in result] == [t.dtype for t in outs], where
     assert sum(p.numel() for p in module.parameters()) == params, where
+
+
+# -- the torch module as data (TorchCall) -----------------------------------------------
+
+
+def test_torch_call_holds_plain_literals_only():
+    call = TorchCall("torch.nn.Linear", [4, 2], {"bias": False})
+    assert call.args == (4, 2) and call.kwargs == {"bias": False}
+    assert type(call.build()) is torch.nn.Linear is call.resolve()
+    with pytest.raises(TypeError, match="not a plain literal"):
+        TorchCall("torch.nn.Linear", (4, torch.Size([2])))
+    with pytest.raises(ValueError, match="import path"):
+        TorchCall("Linear")
+
+
+def test_every_torch_call_needs_no_torch():
+    """Ops describe their modules without importing torch: the ops layer stays torch-free."""
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "import graphspec\n"
+        "names = set()\n"
+        f"for path in {[str(p) for p in SPEC_FILES]!r}:\n"
+        "    for g in graphspec.load(path).graphs.values():\n"
+        "        for n in g.op_nodes():\n"
+        "            op = g.node(n)['op']\n"
+        "            if not getattr(op, 'is_parameter', False):\n"
+        "                op.torch_call(*[g.node(s)['meta']['types'][p] for s, p in g.node(n)['inputs']])\n"
+        "                names.add(op.op_name)\n"
+        "print(len(names))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert int(res.stdout) == len([c for c in OPS if not getattr(c, "is_parameter", False)])
