@@ -42,7 +42,11 @@ def _available() -> dict[str, tuple[str, str]]:
     return {k: v for k, v in COMMANDS.items() if importlib.util.find_spec(v[0]) is not None}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(full: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The CLI's parser. ``full`` names the commands whose modules are imported
+    for their options (None: all, as shell completion needs); the others are
+    listed with their help line only, so one command's start-up does not pay
+    for every other command's imports."""
     from graphspec import __version__
 
     parser = argparse.ArgumentParser(
@@ -55,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"graphspec {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in _available().items():
+        if full is not None and name not in full:
+            sub.add_parser(name, help=help_text)
+            continue
         mod = importlib.import_module(module)
         p = sub.add_parser(name, help=help_text, description=(mod.__doc__ or help_text).strip())
         mod.add_arguments(p)
@@ -70,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"graphspec: unknown command {argv[0]!r}" + (f"; {hint}" if hint else ""), file=sys.stderr)
         print("run 'graphspec --help' for the list of commands", file=sys.stderr)
         return ExitCode.USAGE
-    parser = build_parser()
+    parser = build_parser(full=[argv[0]] if argv and argv[0] in commands else [])
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()

@@ -101,7 +101,8 @@ class TorchCall:
 class Op(BaseModel):
     """Base class of all ops. Subclass, add fields, decorate with @register."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    # defer_build: an op's validator is built when a spec first uses the op, not for all of them at import (validate start-up)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, defer_build=True)
 
     op_name: ClassVar[str] = ""
     inputs: ClassVar[tuple[str, ...]] = ("x",)

@@ -116,6 +116,13 @@ def test_validate_does_not_import_torch():
         "assert rc == 3, rc\n"
         "assert 'torch' not in sys.modules, 'validate imported torch'\n"
         "assert 'onnxruntime' not in sys.modules\n"
+        # start-up pays for this command only: no other command's module, no backend
+        "others = sorted(m for m in sys.modules if m.startswith(('graphspec.cli.', 'graphspec.backends')) and m not in ('graphspec.cli.main', 'graphspec.cli.common', 'graphspec.cli.validate'))\n"
+        "assert not others, others\n"
+        # op validators are built on first use: lenet5's few ops, not the whole registry
+        "from graphspec.ops import registry\n"
+        "built = [n for n in registry.names() if registry.get(n).__pydantic_complete__]\n"
+        "assert 0 < len(built) < len(registry.names()) // 2, built\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
