@@ -53,6 +53,25 @@ graphspec validate mine/resnet18.yaml
 graphspec completion bash > graphspec.bash
 graphspec train digits_mlp --set train.epochs=2 --quiet
 graphspec export digits_mlp --weights runs/digits_mlp -o digits_mlp.onnx
+set +x
+cat > my_net.py <<'PY'
+import torch
+from torch import nn
+
+class Net(nn.Module):
+    def __init__(self, width=8):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(1, width, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1))
+        self.head = nn.Linear(width, 10)
+
+    def forward(self, x):
+        return self.head(torch.flatten(self.body(x), 1))
+PY
+set -x
+# a user's own module in the current folder, and an ONNX file, become checked specs
+graphspec import my_net:Net --kwargs '{"width": 6}' --input x=batch,1,8,8 -o my_net.yaml --weights my_net.safetensors
+graphspec validate my_net.yaml
+graphspec import digits_mlp.onnx -o mlp_back.yaml
 if [ "${SMOKE_QUICKSTART:-1}" != 0 ]; then graphspec quickstart --quiet; fi
 set +x
 python - <<'EOF'
@@ -62,6 +81,8 @@ assert len(zoo) >= 20 and {"resnet18", "digits_mlp", "digits_lenet5"} <= {m["nam
 assert pathlib.Path("digits_mlp.onnx").stat().st_size > 0
 assert pathlib.Path("mine/blocks/resnet.yaml").is_file() and pathlib.Path("mine/graphspec.schema.json").is_file()
 assert pathlib.Path("runs/digits_mlp/results.json").is_file()
+assert pathlib.Path("my_net.safetensors").stat().st_size > 0 and "Conv2d" in pathlib.Path("my_net.yaml").read_text()
+assert "Linear" in pathlib.Path("mlp_back.yaml").read_text()
 print("wheel smoke: all steps passed")
 EOF
 if [ "$CLEANUP" = 1 ]; then cd / && rm -rf "$WORK"; fi
