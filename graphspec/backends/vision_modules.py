@@ -72,9 +72,10 @@ class LayerNorm2d(nn.LayerNorm):
 class LearnedTensor(nn.Module):
     """A learned tensor as a module: ``forward()`` returns it (the Parameter op outside a graph)."""
 
-    def __init__(self, value: nn.Parameter):
+    def __init__(self, shape: tuple[int, ...], init: str = "zeros_", **init_kwargs: float):
         super().__init__()
-        self.value = value
+        # init names a torch.nn.init function (the Parameter op's init_call)
+        self.value = nn.Parameter(getattr(nn.init, init)(torch.empty(shape), **init_kwargs))
 
     def forward(self) -> torch.Tensor:
         return self.value

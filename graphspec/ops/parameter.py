@@ -14,7 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from graphspec.ops.registry import Op, register
+from graphspec.ops.registry import Op, TorchCall, register
 from graphspec.ops.types import TensorType
 
 # the largest learned tensor, in elements (a typo such as 10**12 fails at validate)
@@ -60,25 +60,33 @@ class Parameter(Op):
     def count_params(self) -> int:
         return math.prod(self.shape)
 
+    def init_call(self) -> tuple[str, dict[str, float]]:
+        """The ``torch.nn.init`` function that fills the tensor and its keyword
+        arguments: the one description of the initial values, run by
+        :meth:`build_parameter` and written by :meth:`init_source`.
+
+        >>> Parameter(shape=[2], init="trunc_normal", std=0.1).init_call()
+        ('trunc_normal_', {'std': 0.1, 'a': -0.2, 'b': 0.2})
+        """
+        if self.init == "constant":
+            kwargs = {"val": self.value}
+        elif self.init == "normal":
+            kwargs = {"std": self.std}
+        elif self.init == "trunc_normal":  # cut at +-2 std, as ViT's and ConvNeXt's inits do
+            kwargs = {"std": self.std, "a": -2 * self.std, "b": 2 * self.std}
+        elif self.init == "uniform":
+            kwargs = {"a": self.a, "b": self.b}
+        else:  # zeros, ones
+            kwargs = {}
+        return f"{self.init}_", kwargs
+
     def build_parameter(self) -> Any:
         """The ``nn.Parameter`` the compiled graph registers at the node path."""
         import torch
         from torch import nn
 
-        data = torch.empty(self.shape)
-        if self.init == "zeros":
-            nn.init.zeros_(data)
-        elif self.init == "ones":
-            nn.init.ones_(data)
-        elif self.init == "constant":
-            nn.init.constant_(data, self.value)
-        elif self.init == "normal":
-            nn.init.normal_(data, std=self.std)
-        elif self.init == "trunc_normal":
-            nn.init.trunc_normal_(data, std=self.std, a=-2 * self.std, b=2 * self.std)
-        else:
-            nn.init.uniform_(data, self.a, self.b)
-        return nn.Parameter(data)
+        fn, kwargs = self.init_call()
+        return nn.Parameter(getattr(nn.init, fn)(torch.empty(self.shape), **kwargs))
 
     def init_source(self) -> str:
         """Python source creating the initial tensor (torch and nn in scope).
@@ -86,21 +94,13 @@ class Parameter(Op):
         >>> Parameter(shape=[1, 4], init="normal", std=0.02).init_source()
         'nn.init.normal_(torch.empty(1, 4), std=0.02)'
         """
+        fn, kwargs = self.init_call()
         dims = ", ".join(str(d) for d in self.shape)
-        if self.init in ("zeros", "ones"):
-            return f"torch.{self.init}({dims})"
-        if self.init == "constant":
-            return f"torch.full(({dims},), {self.value!r})"
-        if self.init == "normal":
-            return f"nn.init.normal_(torch.empty({dims}), std={self.std!r})"
-        if self.init == "trunc_normal":
-            return f"nn.init.trunc_normal_(torch.empty({dims}), std={self.std!r}, a={-2 * self.std!r}, b={2 * self.std!r})"
-        return f"nn.init.uniform_(torch.empty({dims}), {self.a!r}, {self.b!r})"
+        return f"nn.init.{fn}(torch.empty({dims}){''.join(f', {k}={v!r}' for k, v in kwargs.items())})"
 
-    def build_torch(self) -> Any:
+    def torch_call(self) -> TorchCall:
         """A module holding the tensor as ``value`` and returning it (for use
         outside a compiled graph; the compiled graph registers
         :meth:`build_parameter` at the node path instead)."""
-        from graphspec.backends.vision_modules import LearnedTensor
-
-        return LearnedTensor(self.build_parameter())
+        fn, kwargs = self.init_call()
+        return TorchCall("graphspec.backends.vision_modules.LearnedTensor", (tuple(self.shape), fn), kwargs)

@@ -97,6 +97,16 @@ def test_unknown_parameter_is_refused(cls):
     assert any(e["type"] == "extra_forbidden" for e in info.value.errors())
 
 
+def test_parameter_outside_a_graph_is_its_init():
+    from graphspec.ops.registry import get
+
+    torch.manual_seed(3)
+    module = get("Parameter")(shape=[2, 3], init="trunc_normal", std=0.1).build_torch()
+    torch.manual_seed(3)
+    assert torch.equal(module(), get("Parameter")(shape=[2, 3], init="trunc_normal", std=0.1).build_parameter())
+    assert module.value.abs().max() <= 0.2
+
+
 @pytest.mark.parametrize("cls", OPS, ids=OP_IDS)
 def test_every_rule_is_defined(cls):
     assert _overrides(cls, "infer"), f"{cls.op_name} has no shape rule (infer)"
