@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from graphspec.ops.registry import Op, TorchCall, bind_call, register
+from graphspec.ops.registry import OnnxMapping, Op, TorchCall, bind_call, onnx_attrs_ok, register
 from graphspec.ops.types import ShapeError, TensorType, expect_float, norm_axis
 
 
@@ -17,8 +17,6 @@ class _Elementwise(Op):
 
     @classmethod
     def from_onnx(cls, op_type, attrs, consts, types):
-        from graphspec.ops.registry import OnnxMapping, onnx_attrs_ok
-
         if op_type not in cls.onnx_types or len(consts) != 1 or consts[0] is not None or not onnx_attrs_ok(attrs, tuple(cls.onnx_fields)):
             return None
         # float32 attributes read back as 0.0099999998: keep the digits a person wrote
@@ -123,8 +121,6 @@ class ReLU6(_Elementwise):
 
     @classmethod
     def from_onnx(cls, op_type, attrs, consts, types):
-        from graphspec.ops.registry import OnnxMapping
-
         # Clip(x, 0, 6) with constant bounds (inputs since opset 11)
         if op_type not in cls.onnx_types or attrs or len(consts) != 3 or consts[0] is not None or any(c is None or c.size != 1 for c in consts[1:]):
             return None
@@ -156,8 +152,6 @@ class Hardsigmoid(_Elementwise):
 
     @classmethod
     def from_onnx(cls, op_type, attrs, consts, types):
-        from graphspec.ops.registry import OnnxMapping, onnx_attrs_ok
-
         if op_type not in cls.onnx_types or len(consts) != 1 or consts[0] is not None or not onnx_attrs_ok(attrs, ("alpha", "beta")):
             return None
         # torch's is max(0, min(1, x/6 + 1/2)); ONNX's default alpha is 0.2

@@ -13,7 +13,7 @@ from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 from pydantic import Field, PlainValidator, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from graphspec.ops.registry import Op, TorchCall, register
+from graphspec.ops.registry import OnnxMapping, Op, TorchCall, onnx_attrs_ok, onnx_pads, plain, register
 from graphspec.ops.shapes import check_positive, conv_out, conv_transpose_out
 from graphspec.ops.types import Dim, ShapeError, TensorType, expect_float, fixed
 
@@ -118,16 +118,12 @@ class _SpatialOp(Op):
     @classmethod
     def plain_axes(cls, value: Any) -> Any:
         """A per-axis argument of a torch call as a spec value ([3, 3] reads as 3)."""
-        from graphspec.ops.registry import plain
-
         return plain(value, collapse=True)
 
     @classmethod
     def onnx_window(cls, attrs: dict[str, Any], kernel: tuple[int, ...]) -> dict[str, Any] | None:
         """kernel_size/stride/padding/dilation of an ONNX Conv/Pool node's attributes,
         None when they do not fit this op (another rank, asymmetric pads)."""
-        from graphspec.ops.registry import onnx_pads, plain
-
         pads = onnx_pads(attrs, cls.nd)
         if len(kernel) != cls.nd or pads is None:
             return None
@@ -194,8 +190,6 @@ class _ConvNd(_SpatialOp):
 
     @classmethod
     def from_onnx(cls, op_type, attrs, consts, types):
-        from graphspec.ops.registry import OnnxMapping, onnx_attrs_ok
-
         weight = consts[1] if len(consts) > 1 else None
         bias = consts[2] if len(consts) > 2 else None
         if op_type not in cls.onnx_types or consts[0] is not None or weight is None or weight.ndim != cls.nd + 2:
@@ -337,8 +331,6 @@ class ConvTranspose2d(_SpatialOp):
 
     @classmethod
     def from_onnx(cls, op_type, attrs, consts, types):
-        from graphspec.ops.registry import OnnxMapping, onnx_attrs_ok, plain
-
         weight = consts[1] if len(consts) > 1 else None
         bias = consts[2] if len(consts) > 2 else None
         if op_type not in cls.onnx_types or consts[0] is not None or weight is None or weight.ndim != 4 or (len(consts) > 2 and bias is None):

@@ -6,7 +6,7 @@ from typing import Optional
 
 from pydantic import Field, model_validator
 
-from graphspec.ops.registry import Op, TorchCall, register
+from graphspec.ops.registry import OnnxMapping, Op, TorchCall, onnx_attrs_ok, register
 from graphspec.ops.tensor import broadcast
 from graphspec.ops.types import ShapeError, TensorType, dim_prod, expect_float, fixed, same_dim
 
@@ -22,8 +22,6 @@ class Linear(Op):
     def from_onnx(cls, op_type, attrs, consts, types):
         """Gemm(x, W, b) with alpha = beta = 1, or MatMul(x, W) with a constant
         W (the importer passes the bias of a following Add as a third input)."""
-        from graphspec.ops.registry import OnnxMapping, onnx_attrs_ok
-
         weight = consts[1] if len(consts) > 1 else None
         bias = consts[2] if len(consts) > 2 else None
         if op_type not in cls.onnx_types or consts[0] is not None or weight is None or weight.ndim != 2 or (len(consts) > 2 and bias is None):
@@ -74,8 +72,6 @@ class MatMul(Op):
 
     @classmethod
     def from_onnx(cls, op_type, attrs, consts, types):
-        from graphspec.ops.registry import OnnxMapping
-
         # two run-time tensors (a constant right operand is a Linear)
         if op_type not in cls.onnx_types or attrs or len(consts) != 2 or any(c is not None for c in consts):
             return None
@@ -119,8 +115,6 @@ class Embedding(Op):
 
     @classmethod
     def from_onnx(cls, op_type, attrs, consts, types):
-        from graphspec.ops.registry import OnnxMapping
-
         # Gather(table, indices) along axis 0 with a constant 2-D float table: a lookup
         table = consts[0] if consts else None
         if op_type not in cls.onnx_types or len(consts) != 2 or table is None or consts[1] is not None or table.ndim != 2 or table.dtype.kind != "f":

@@ -11,7 +11,7 @@ from typing import Annotated, ClassVar, Optional
 
 from pydantic import Field
 
-from graphspec.ops.registry import Op, TorchCall, bind_call, register
+from graphspec.ops.registry import OnnxMapping, Op, TorchCall, bind_call, onnx_attrs_ok, register
 from graphspec.ops.types import ShapeError, TensorType, expect_float, fixed
 
 Momentum = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -30,8 +30,6 @@ class _BatchNorm(Op):
 
     @classmethod
     def from_onnx(cls, op_type, attrs, consts, types):
-        from graphspec.ops.registry import OnnxMapping, onnx_attrs_ok
-
         if op_type not in cls.onnx_types or len(consts) != 5 or consts[0] is not None or any(c is None for c in consts[1:]):
             return None
         if types[0] is None or types[0].rank not in cls.ranks or not onnx_attrs_ok(attrs, ("epsilon", "momentum", "training_mode")) or attrs.get("training_mode", 0):
@@ -106,8 +104,6 @@ class LayerNorm(Op):
 
     @classmethod
     def from_onnx(cls, op_type, attrs, consts, types):
-        from graphspec.ops.registry import OnnxMapping, onnx_attrs_ok
-
         scale = consts[1] if len(consts) > 1 else None
         shift = consts[2] if len(consts) > 2 else None
         x = types[0] if types else None

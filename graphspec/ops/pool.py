@@ -10,7 +10,7 @@ from typing import Any, Literal, Optional
 from pydantic import Field, ValidationInfo, field_validator
 
 from graphspec.ops.conv import AdaptiveSizes, Pads, Scales, Sizes, _SpatialOp, invalid, show
-from graphspec.ops.registry import Op, TorchCall, bind_call, register
+from graphspec.ops.registry import OnnxMapping, Op, TorchCall, bind_call, onnx_attrs_ok, register
 from graphspec.ops.shapes import check_positive, pool_out
 from graphspec.ops.types import Dim, ShapeError, TensorType, dim_mul, expect_float
 
@@ -20,8 +20,6 @@ class _PoolNd(_SpatialOp):
 
     @classmethod
     def from_onnx(cls, op_type, attrs, consts, types):
-        from graphspec.ops.registry import OnnxMapping, onnx_attrs_ok
-
         is_max = issubclass(cls, _MaxPoolNd)
         known = ("auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "strides")
         known += ("storage_order",) if is_max else ("count_include_pad",)
@@ -159,8 +157,6 @@ class _AdaptiveAvgPoolNd(_SpatialOp):
 
     @classmethod
     def from_onnx(cls, op_type, attrs, consts, types):
-        from graphspec.ops.registry import OnnxMapping
-
         if op_type not in cls.onnx_types or attrs or len(types) != 1 or types[0] is None or types[0].rank != cls.nd + 2:
             return None
         return OnnxMapping({"output_size": 1})

@@ -7,7 +7,7 @@ from typing import Annotated, ClassVar, Union
 
 from pydantic import Field, field_validator
 
-from graphspec.ops.registry import Op, TorchCall, bind_call, register
+from graphspec.ops.registry import OnnxMapping, Op, TorchCall, bind_call, register
 from graphspec.ops.types import (
     FLOAT_DTYPES,
     Dim,
@@ -32,8 +32,6 @@ class Flatten(Op):
 
     @classmethod
     def from_onnx(cls, op_type, attrs, consts, types):
-        from graphspec.ops.registry import OnnxMapping
-
         # ONNX's Flatten makes 2-D [prod(dims < axis), prod(the rest)]: torch's flatten(1) only for axis 1
         if op_type not in cls.onnx_types or consts != [None] or attrs.get("axis", 1) != 1 or set(attrs) - {"axis"}:
             return None
@@ -93,49 +91,6 @@ def _onnx_merge(cls, op_type: str, attrs: dict, consts: list, params: dict | Non
     return OnnxMapping(params or {}, tuple(range(len(consts))))
 
 
-@register
-class Add(Op):
-    """Element-wise sum of two or more tensors (broadcasting), e.g. a residual merge."""
-
-    torch_classes = ("graphspec.backends.torch_modules.AddN",)
-    onnx_types = ("Add",)
-
-    @classmethod
-    def from_onnx(cls, op_type, attrs, consts, types):
-        return None if attrs else _onnx_merge(cls, op_type, attrs, consts)
-    torch_functions = ("add",)
-
-    @classmethod
-    def from_torch_call(cls, fn, args, kwargs):
-        # two tensors (a tensor and a number is Arith)
-        if fn in cls.torch_functions and len(args) == 2 and not kwargs and all(isinstance(a, TensorType) for a in args):
-            return {}
-        return None
-
-    category = "merge"
-    inputs = ("*xs",)
-
-    def infer(self, *xs: TensorType) -> TensorType:
-        if len(xs) < 2:
-            raise ShapeError(f"Add needs at least two inputs. Received: {len(xs)}", code="arity")
-        shape = xs[0].shape
-        for x in xs[1:]:
-            if x.dtype != xs[0].dtype:
-                raise ShapeError(f"Add inputs must share a dtype. Received: {xs[0].dtype} and {x.dtype}", code="dtype")
-            shape = broadcast(shape, x.shape, "Add")
-        return TensorType(shape, xs[0].dtype)
-
-    def count_macs(self, *xs, outputs) -> int:
-        return 0  # additions are not multiply-accumulates (torchvision convention)
-
-    def torch_call(self, *xs) -> TorchCall:
-        return TorchCall("graphspec.backends.torch_modules.AddN")
-
-
-def _fmt(shape) -> str:
-    return "[" + ", ".join(str(d) for d in shape) + "]"
-
-
 def _merge_elementwise(xs: tuple[TensorType, ...], what: str) -> TensorType:
     """Shared rule of the element-wise merges: one dtype, broadcast shapes."""
     if len(xs) < 2:
@@ -148,24 +103,54 @@ def _merge_elementwise(xs: tuple[TensorType, ...], what: str) -> TensorType:
     return TensorType(shape, xs[0].dtype)
 
 
-@register
-class Mul(Op):
-    """Element-wise product of two or more tensors (broadcasting), e.g. a gate."""
-
-    torch_classes = ("graphspec.backends.torch_modules.MulN",)
-    onnx_types = ("Mul",)
+class _TensorMerge(Op):
+    """Base of Add, Mul and Sub: element-wise over tensors only (a tensor and a
+    number is Arith), from ``torch.add(a, b)`` / ``a + b`` or an ONNX node of
+    two runtime tensors."""
 
     @classmethod
     def from_onnx(cls, op_type, attrs, consts, types):
         return None if attrs else _onnx_merge(cls, op_type, attrs, consts)
-    torch_functions = ("mul",)
 
     @classmethod
     def from_torch_call(cls, fn, args, kwargs):
-        # two tensors (a tensor and a number is Arith)
         if fn in cls.torch_functions and len(args) == 2 and not kwargs and all(isinstance(a, TensorType) for a in args):
             return {}
         return None
+
+
+@register
+class Add(_TensorMerge):
+    """Element-wise sum of two or more tensors (broadcasting), e.g. a residual merge."""
+
+    torch_classes = ("graphspec.backends.torch_modules.AddN",)
+    onnx_types = ("Add",)
+    torch_functions = ("add",)
+
+    category = "merge"
+    inputs = ("*xs",)
+
+    def infer(self, *xs: TensorType) -> TensorType:
+        return _merge_elementwise(xs, "Add")
+
+    def count_macs(self, *xs, outputs) -> int:
+        return 0  # additions are not multiply-accumulates (torchvision convention)
+
+    def torch_call(self, *xs) -> TorchCall:
+        return TorchCall("graphspec.backends.torch_modules.AddN")
+
+
+def _fmt(shape) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+@register
+class Mul(_TensorMerge):
+    """Element-wise product of two or more tensors (broadcasting), e.g. a gate."""
+
+    torch_classes = ("graphspec.backends.torch_modules.MulN",)
+    onnx_types = ("Mul",)
+    torch_functions = ("mul",)
 
     category = "merge"
     inputs = ("*xs",)
@@ -195,23 +180,12 @@ class Scale(Op):
 
 
 @register
-class Sub(Op):
+class Sub(_TensorMerge):
     """Element-wise difference a - b (broadcasting)."""
 
     torch_classes = ("graphspec.backends.torch_modules.Sub",)
     onnx_types = ("Sub",)
-
-    @classmethod
-    def from_onnx(cls, op_type, attrs, consts, types):
-        return None if attrs else _onnx_merge(cls, op_type, attrs, consts)
     torch_functions = ("sub",)
-
-    @classmethod
-    def from_torch_call(cls, fn, args, kwargs):
-        # two tensors (a tensor and a number is Arith)
-        if fn in cls.torch_functions and len(args) == 2 and not kwargs and all(isinstance(a, TensorType) for a in args):
-            return {}
-        return None
 
     category = "merge"
     inputs = ("a", "b")
@@ -350,8 +324,6 @@ class Reshape(Op):
 
     @classmethod
     def from_onnx(cls, op_type, attrs, consts, types):
-        from graphspec.ops.registry import OnnxMapping
-
         # the target shape must be a constant; with allowzero a 0 is a size 0, not "copy"
         if op_type not in cls.onnx_types or len(consts) != 2 or consts[0] is not None or consts[1] is None or set(attrs) - {"allowzero"}:
             return None
@@ -399,8 +371,6 @@ class Permute(Op):
 
     @classmethod
     def from_onnx(cls, op_type, attrs, consts, types):
-        from graphspec.ops.registry import OnnxMapping
-
         if op_type not in cls.onnx_types or consts != [None] or set(attrs) != {"perm"}:
             return None
         return OnnxMapping({"dims": tuple(int(v) for v in attrs["perm"])})
@@ -460,8 +430,6 @@ class _OneAxisOp(Op):
 
     @classmethod
     def from_onnx(cls, op_type, attrs, consts, types):
-        from graphspec.ops.registry import OnnxMapping
-
         # one axis: an attribute up to opset 12, a constant input from 13
         axes = consts[1] if len(consts) == 2 else attrs.get("axes")
         if op_type not in cls.onnx_types or consts[0] is not None or axes is None or len(axes) != 1 or set(attrs) - {"axes"}:
@@ -569,8 +537,6 @@ class Split(Op):
 
     @classmethod
     def from_onnx(cls, op_type, attrs, consts, types):
-        from graphspec.ops.registry import OnnxMapping
-
         # sections: a constant input (opset 13+); or num_outputs (18+): pieces of ceil(size / n), as torch.split
         if op_type not in cls.onnx_types or consts[0] is not None or set(attrs) - {"axis", "num_outputs"}:
             return None
@@ -708,8 +674,6 @@ class Mean(_Reduce):
 
     @classmethod
     def from_onnx(cls, op_type, attrs, consts, types):
-        from graphspec.ops.registry import OnnxMapping
-
         # axes: an attribute up to opset 17, a constant input from 18
         axes = attrs.get("axes") if len(consts) == 1 else (consts[1] if consts[1] is not None else None)
         if op_type not in cls.onnx_types or consts[0] is not None or axes is None or len(axes) == 0 or set(attrs) - {"axes", "keepdims", "noop_with_empty_axes"}:

@@ -8,7 +8,7 @@ from typing import Literal, Union
 
 from pydantic import Field, field_validator
 
-from graphspec.ops.registry import Op, TorchCall, bind_call, register
+from graphspec.ops.registry import OnnxMapping, Op, TorchCall, bind_call, register
 from graphspec.ops.tensor import broadcast
 from graphspec.ops.types import ShapeError, TensorType, expect_float, expect_rank, fixed
 
@@ -49,8 +49,6 @@ class Arith(Op):
     @classmethod
     def from_onnx(cls, op_type, attrs, consts, types):
         """A tensor and a constant, either order (two tensors are Add/Sub/Mul)."""
-        from graphspec.ops.registry import OnnxMapping
-
         if op_type not in cls.onnx_types or attrs or len(consts) != 2 or (consts[0] is None) == (consts[1] is None):
             return None
         fn = op_type.lower()
