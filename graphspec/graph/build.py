@@ -665,7 +665,7 @@ class GraphBuilder:
             # long form {type, default, doc}; a mapping without 'type' is long form too
             long_form = isinstance(spec, dict) and ("type" in spec or (bool(spec) and set(spec) <= _LONG_FORM_KEYS))
             default = spec.get("default") if long_form else spec
-            want = (spec.get("type") or _type_name(default)) if long_form else _type_name(default)
+            want = (spec.get("type") or param_type(default)) if long_form else param_type(default)
             if long_form:
                 for extra in sorted(set(spec) - _LONG_FORM_KEYS, key=str):
                     self.out.add("unknown-field", f"block {block.name!r} parameter {key!r} has no field {extra!r}", location=psrc.loc(key, extra, key=True), hint=did_you_mean(str(extra), _LONG_FORM_KEYS) or "fields: type, default, doc")
@@ -686,7 +686,7 @@ class GraphBuilder:
                 except _Skip:
                     failed = True
                     continue
-            if not _type_ok(value, want):
+            if not param_type_ok(value, want):
                 self.out.add("param-type", f"block {block.name!r} parameter {key!r} must be {want}. Received: {value!r}", location=src.loc(key) if key in args else psrc.loc(key), node=path)
                 failed = True
                 continue
@@ -709,7 +709,8 @@ _TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,), 
 _LONG_FORM_KEYS = {"type", "default", "doc"}
 
 
-def _type_name(default: Any) -> str:
+def param_type(default: Any) -> str:
+    """The type a block param's shorthand default declares (``{width: 64}`` is an int)."""
     if default is None:
         return "any"
     if isinstance(default, bool):
@@ -725,7 +726,8 @@ def _type_name(default: Any) -> str:
     return "any"
 
 
-def _type_ok(value: Any, want: str) -> bool:
+def param_type_ok(value: Any, want: str) -> bool:
+    """True when ``value`` is accepted for a param of type ``want`` (a float param takes ints)."""
     types = _TYPES.get(want, (object,))
     if want in ("int", "float") and isinstance(value, bool):
         return False

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from graphspec.graph.build import param_type, param_type_ok
 from graphspec.ops.registry import RESERVED_KEYS
 from graphspec.spec.schema import name_problem
 
@@ -148,32 +149,21 @@ def _param_name(slot: Slot, taken: dict[str, Any]) -> str:
     return name
 
 
-def _type_name(v: Any) -> str:
-    if v is None:
-        return "none"
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, int):
-        return "int"
-    if isinstance(v, float):
-        return "float"
-    if isinstance(v, str):
-        return "str"
-    if isinstance(v, (list, tuple)):
-        return "list"
-    return "any"
-
-
 def _declare(default: Any, column: list) -> Any:
     """The param's declaration: ``null`` (required, any type), its default
     (the shorthand, typed by the default), or ``{type: any, default}``."""
     if default is REQUIRED:
         return None
-    want = _type_name(default)
-    kinds = {_type_name(v) for v in column}
-    if want != "none" and (kinds == {want} or (want == "float" and kinds <= {"int", "float"})):
+    # the builder's own rule, on the values as they load back (tuples are YAML lists);
+    # a None default cannot be the shorthand: ``null`` there means "required"
+    want = param_type(_as_loaded(default))
+    if default is not None and all(param_type_ok(_as_loaded(v), want) for v in column):
         return default
     return {"type": "any", "default": default}
+
+
+def _as_loaded(value: Any) -> Any:
+    return [_as_loaded(v) for v in value] if isinstance(value, (tuple, list)) else value
 
 
 def identifier(text: str, fallback: str) -> str:
